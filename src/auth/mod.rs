@@ -1,0 +1,2 @@
+//! Technical administrators: authentication (Basic, Bearer tokens from `/oauth2/token`),
+//! permissions, client-id lock.
