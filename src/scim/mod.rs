@@ -6,6 +6,7 @@
 //!   attribute's `caseExact`.
 //! - Every failure is a [`ScimError`] carrying the HTTP status and `scimType` to answer with.
 
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
