@@ -1,25 +1,31 @@
 //! Technical administrators: authentication (Basic, Bearer tokens from `/oauth2/token`),
-//! permissions, client-id lock. (Interface stub; filled in by the auth work.)
+//! permissions, client-id lock.
+//!
+//! Layout: pure parts ([`credentials`] header parsing, [`secret_check`] constant-time secret
+//! comparison, [`logon_lock`] counters, [`token`] signing, [`token_request`] form parsing,
+//! [`principal`] permission checks), the decisions that combine them ([`state::AuthState`]), and
+//! the thin axum shells ([`extract`]: the [`Principal`] extractor, [`token_endpoint`]).
+//!
+//! Invariants: secrets are compared in constant time and never logged, returned or put in an
+//! error; every authentication failure looks the same to the client (401, no detail).
 
-use std::path::Path;
+pub mod credentials;
+#[cfg(any())] // enabled once crate::runtime::Runtime exists
+pub mod extract;
+pub mod logon_lock;
+pub mod principal;
+pub mod secret_check;
+pub mod state;
+pub mod token;
+#[cfg(any())] // enabled once crate::runtime::Runtime exists
+pub mod token_endpoint;
+pub mod token_request;
 
-/// Authentication state that outlives configuration changes: the token signing key (persisted
-/// in the data directory so tokens survive a restart) and failed-logon counters.
-pub struct AuthState {
-    _private: (),
-}
-
-/// Errors of the auth module.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("cannot read or create the token key in {path}: {source}")]
-    TokenKey { path: String, source: std::io::Error },
-}
-
-impl AuthState {
-    /// Loads the token key from `data_dir/token.key`, creating it when missing.
-    pub fn load_or_create(data_dir: &Path) -> Result<AuthState, AuthError> {
-        let _ = data_dir;
-        Ok(AuthState { _private: () })
-    }
-}
+pub use credentials::{Credentials, parse_authorization};
+#[cfg(any())]
+pub use extract::AuthRejection;
+pub use principal::Principal;
+pub use state::{AuthError, AuthFailure, AuthState, IssuedToken};
+pub use token::TokenKey;
+#[cfg(any())]
+pub use token_endpoint::token_handler;
