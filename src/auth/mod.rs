@@ -10,22 +10,18 @@
 //! error; every authentication failure looks the same to the client (401, no detail).
 
 pub mod credentials;
-#[cfg(any())] // enabled once crate::runtime::Runtime exists
 pub mod extract;
 pub mod logon_lock;
 pub mod principal;
 pub mod secret_check;
 pub mod state;
 pub mod token;
-#[cfg(any())] // enabled once crate::runtime::Runtime exists
 pub mod token_endpoint;
 pub mod token_request;
 
 pub use credentials::{Credentials, parse_authorization};
-#[cfg(any())]
 pub use extract::AuthRejection;
 pub use principal::Principal;
 pub use state::{AuthError, AuthFailure, AuthState, IssuedToken};
 pub use token::TokenKey;
-#[cfg(any())]
 pub use token_endpoint::token_handler;

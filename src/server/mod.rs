@@ -8,29 +8,26 @@
 pub mod admin;
 pub mod error;
 pub mod listener;
-#[cfg(any())] // enabled once crate::runtime::Runtime exists
 pub mod routes;
 pub mod tenant;
 pub mod tls;
 
-#[cfg(any())]
+#[cfg(test)]
+mod loopback_tests;
+
 use std::future::Future;
 use std::net::SocketAddr;
-#[cfg(any())]
 use std::sync::Arc;
 
-#[cfg(any())]
 use tokio::net::TcpListener;
 
 pub use admin::{StatusSource, admin_router};
 pub use error::SCIM_CONTENT_TYPE;
 pub use listener::{ConnectionInfo, ServerError, bind, serve_router};
-#[cfg(any())]
 pub use routes::{AppOptions, DEFAULT_MAX_BODY_BYTES, app, tenant_router};
 pub use tenant::TenantRequest;
 pub use tls::{TlsError, TlsMode};
 
-#[cfg(any())]
 use crate::runtime::Runtime;
 
 /// Where and how the tenant listener serves.
@@ -40,7 +37,6 @@ pub struct ServeOptions {
     pub tls: TlsMode,
 }
 
-#[cfg(any())]
 /// Binds `options.listen` and serves the tenant APIs until `shutdown` completes.
 pub async fn serve(
     runtime: Arc<Runtime>,
@@ -59,7 +55,6 @@ pub async fn serve(
     .await
 }
 
-#[cfg(any())]
 /// Serves the tenant APIs on an already bound listener (tests bind port 0 with [`bind`]).
 pub async fn serve_listener(
     listener: TcpListener,

@@ -80,8 +80,13 @@ async fn require_tenant(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-async fn not_found() -> ScimError {
-    ScimError::not_found("no such endpoint")
+async fn not_found(uri: http::Uri) -> ScimError {
+    if uri.path().starts_with(super::tenant::TENANTS_PREFIX) {
+        // Path routing left the prefix in place: the tenant is not configured.
+        ScimError::not_found("unknown tenant")
+    } else {
+        ScimError::not_found("no such endpoint")
+    }
 }
 
 /// Buffers the body up to `limit` bytes; more is a 413 SCIM error.

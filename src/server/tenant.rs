@@ -8,23 +8,16 @@
 //! Invariants: only configured tenants resolve; path routing wins over host routing; the host
 //! placed in `base_url` is validated (no characters that could inject into headers or URLs).
 
-#[cfg(any())]
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-#[cfg(any())]
 use axum::extract::Request;
-#[cfg(any())]
 use http::header::HOST;
 use http::request::Parts;
-#[cfg(any())]
 use http::uri::PathAndQuery;
-#[cfg(any())]
 use http::{Uri, uri};
 
-#[cfg(any())]
 use super::listener::ConnectionInfo;
-#[cfg(any())]
 use crate::runtime::Runtime;
 use crate::scim::error::ScimError;
 
@@ -131,7 +124,6 @@ fn is_valid_authority(authority: &str) -> bool {
         })
 }
 
-#[cfg(any())]
 /// Rewrites a request for its tenant (URI made tenant-relative, [`TenantRequest`] inserted).
 /// A request that resolves to no tenant passes unchanged (and meets the root routes only).
 pub fn route_tenant(runtime: &Arc<Runtime>, mut request: Request) -> Request {
@@ -173,7 +165,6 @@ pub fn route_tenant(runtime: &Arc<Runtime>, mut request: Request) -> Request {
     request
 }
 
-#[cfg(any())]
 fn with_path_and_query(uri: &Uri, path_and_query: &str) -> Option<Uri> {
     let mut parts = uri::Parts::from(uri.clone());
     parts.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
