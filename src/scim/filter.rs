@@ -317,23 +317,21 @@ impl Parser {
     }
 
     fn or_expr(&mut self, scope: Scope<'_>) -> Result<Filter, String> {
-        let mut left = self.and_expr(scope)?;
+        let mut terms = vec![self.and_expr(scope)?];
         while self.peek_keyword("or") {
             self.pos += 1;
-            let right = self.and_expr(scope)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
+            terms.push(self.and_expr(scope)?);
         }
-        Ok(left)
+        balanced(terms, Filter::Or)
     }
 
     fn and_expr(&mut self, scope: Scope<'_>) -> Result<Filter, String> {
-        let mut left = self.unary(scope)?;
+        let mut terms = vec![self.unary(scope)?];
         while self.peek_keyword("and") {
             self.pos += 1;
-            let right = self.unary(scope)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            terms.push(self.unary(scope)?);
         }
-        Ok(left)
+        balanced(terms, Filter::And)
     }
 
     fn unary(&mut self, scope: Scope<'_>) -> Result<Filter, String> {
@@ -516,6 +514,22 @@ impl Parser {
         }
         Ok(Filter::Compare { path, op, value })
     }
+}
+
+/// Joins a chain of `and` (or `or`) terms into a balanced tree, so that long chains stay
+/// shallow (the operators are associative; evaluation order is unchanged).
+fn balanced(
+    mut terms: Vec<Filter>,
+    join: fn(Box<Filter>, Box<Filter>) -> Filter,
+) -> Result<Filter, String> {
+    if terms.len() <= 1 {
+        return terms.pop().ok_or_else(|| "empty expression".to_string());
+    }
+    let right = terms.split_off(terms.len() / 2);
+    Ok(join(
+        Box::new(balanced(terms, join)?),
+        Box::new(balanced(right, join)?),
+    ))
 }
 
 /// Resolves an attribute word in its scope: the path and, when known, the definition of the
@@ -1168,6 +1182,29 @@ mod tests {
         // Deep input within the length limit never overflows the stack.
         let deep = "(".repeat(4000);
         assert!(parse_filter(&deep, &rt, &FilterLimits::default()).is_err());
+    }
+
+    #[test]
+    fn long_chains_stay_shallow() {
+        fn depth(f: &Filter) -> usize {
+            match f {
+                Filter::And(a, b) | Filter::Or(a, b) => 1 + depth(a).max(depth(b)),
+                Filter::Not(a) => 1 + depth(a),
+                _ => 0,
+            }
+        }
+        let ids: Vec<String> = (0..1000).map(|i| format!("id eq \"{i}\"")).collect();
+        let rt = user_type();
+        let limits = FilterLimits {
+            max_length: 100_000,
+            max_depth: 32,
+        };
+        let f = parse_filter(&ids.join(" or "), &rt, &limits).unwrap();
+        assert!(depth(&f) <= 10);
+        assert!(f.matches(&json!({"id": "999"}), &rt));
+        assert!(!f.matches(&json!({"id": "1000"}), &rt));
+        let f = parse_filter(&ids.join(" and "), &rt, &limits).unwrap();
+        assert!(!f.matches(&json!({"id": "1"}), &rt));
     }
 
     #[test]

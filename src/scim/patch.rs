@@ -448,8 +448,17 @@ fn take_array(slot: &mut Value) -> Vec<Value> {
 
 /// Sets (or with `null` removes) one member of an object, keyed in canonical spelling.
 fn set_member(obj: &mut Map<String, Value>, name: &str, v: Value) {
-    if let Some(k) = key_ci(obj, name) {
-        obj.shift_remove(&k);
+    match key_ci(obj, name) {
+        Some(k) if k == name && !v.is_null() => {
+            if let Some(slot) = obj.get_mut(&k) {
+                *slot = v;
+            }
+            return;
+        }
+        Some(k) => {
+            obj.shift_remove(&k);
+        }
+        None => {}
     }
     if !v.is_null() {
         obj.insert(name.to_string(), v);
