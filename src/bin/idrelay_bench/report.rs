@@ -1,0 +1,289 @@
+//! The benchmark report: the figures as a table, the goals of issue 2 with PASS/MISS, and the
+//! same as JSON.
+//!
+//! Invariant: goal evaluation is a pure function of the results, so the table and the JSON
+//! always agree.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::directory::Results;
+use super::load::Measured;
+
+/// Tenant size at which the latency and memory goals are stated.
+pub const GOAL_USERS: usize = 100_000;
+
+/// One goal of the issue and whether this run met it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goal {
+    pub name: &'static str,
+    pub measured: String,
+    pub pass: bool,
+    pub note: Option<String>,
+}
+
+fn ratio(rate: f64, ceiling: &Measured) -> f64 {
+    let c = ceiling.rate();
+    if c > 0.0 { rate / c } else { 0.0 }
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "-".to_owned(),
+        |d| format!("{:.3} ms", d.as_secs_f64() * 1e3),
+    )
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The goals of issue 2 evaluated on `r`.
+pub fn goals(r: &Results) -> Vec<Goal> {
+    let at_size = (r.users < GOAL_USERS).then(|| {
+        format!(
+            "measured at {} users, goal is stated at {GOAL_USERS}",
+            r.users
+        )
+    });
+    let errors = |m: &Measured| (m.errors > 0).then(|| format!("{} errors", m.errors));
+    let creates = ratio(r.creates.rate(), &r.ceiling);
+    let by_id = ratio(r.get_by_id.rate(), &r.ceiling);
+    let filter = ratio(r.filter.rate(), &r.ceiling);
+    let p99 = r.filter.quantile(0.99);
+    vec![
+        Goal {
+            name: "creates >= 25 % of ceiling",
+            measured: format!("{:.1} %", creates * 100.0),
+            pass: creates >= 0.25 && r.creates.errors == 0,
+            note: errors(&r.creates),
+        },
+        Goal {
+            name: "GET by id >= 50 % of ceiling",
+            measured: format!("{:.1} %", by_id * 100.0),
+            pass: by_id >= 0.50 && r.get_by_id.errors == 0,
+            note: errors(&r.get_by_id),
+        },
+        Goal {
+            name: "userName eq >= 50 % of ceiling",
+            measured: format!("{:.1} %", filter * 100.0),
+            pass: filter >= 0.50 && r.filter.errors == 0,
+            note: errors(&r.filter),
+        },
+        Goal {
+            name: "userName eq p99 < 2 ms at 100,000 users",
+            measured: ms(p99),
+            pass: p99.is_some_and(|p| p < Duration::from_millis(2)) && r.users >= GOAL_USERS,
+            note: at_size.clone(),
+        },
+        Goal {
+            name: "RSS < 300 MiB at 100,000 users",
+            measured: format!("{:.1} MiB", mib(r.rss_kib)),
+            pass: r.rss_kib < 300 * 1024 && r.users >= GOAL_USERS,
+            note: at_size,
+        },
+        Goal {
+            name: "answers correct (spot checks)",
+            measured: format!("{} problems", r.correctness.len()),
+            pass: r.correctness.is_empty(),
+            note: r.correctness.first().cloned(),
+        },
+    ]
+}
+
+/// The human-readable report.
+pub fn table(r: &Results) -> String {
+    let mut out = String::new();
+    let o = &r.options;
+    let _ = writeln!(
+        out,
+        "\nidrelay directory benchmark: {} keep-alive HTTP/1.1 clients on loopback, {} s per phase, {} users, {} cores",
+        o.clients, o.seconds, r.users, r.cores
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<34} {:>9} {:>7} {:>11} {:>11} {:>11} {:>11}",
+        "phase", "requests", "errors", "rate/s", "of ceiling", "p50", "p99"
+    );
+    let rows = [
+        ("ceiling (axum, fixed 200)", &r.ceiling),
+        ("create (POST /Users)", &r.creates),
+        ("GET /Users/{id}", &r.get_by_id),
+        ("filter userName eq", &r.filter),
+    ];
+    for (name, m) in rows {
+        let _ = writeln!(
+            out,
+            "{:<34} {:>9} {:>7} {:>11.0} {:>10.1}% {:>11} {:>11}",
+            name,
+            m.ok,
+            m.errors,
+            m.rate(),
+            ratio(m.rate(), &r.ceiling) * 100.0,
+            ms(m.quantile(0.50)),
+            ms(m.quantile(0.99)),
+        );
+    }
+    for (name, m) in rows {
+        if let Some(e) = &m.first_error {
+            let _ = writeln!(out, "  first error in {name}: {e}");
+        }
+    }
+    let p = &r.preload;
+    let per_sec = if p.elapsed.as_secs_f64() > 0.0 {
+        p.created as f64 / p.elapsed.as_secs_f64()
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "\npreload: {} users via {} in {:.1} s ({per_sec:.0} users/s), {} failed",
+        p.created,
+        p.method,
+        p.elapsed.as_secs_f64(),
+        p.failed
+    );
+    if let Some(e) = &p.first_error {
+        let _ = writeln!(out, "  first preload error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "idrelay memory at {} users: VmRSS {:.1} MiB (peak VmHWM {:.1} MiB)",
+        r.users,
+        mib(r.rss_kib),
+        mib(r.peak_rss_kib)
+    );
+    let _ = writeln!(out, "\n{:<42} {:>12}  result", "goal (issue 2)", "measured");
+    for g in goals(r) {
+        let _ = write!(
+            out,
+            "{:<42} {:>12}  {}",
+            g.name,
+            g.measured,
+            if g.pass { "PASS" } else { "MISS" }
+        );
+        if let Some(note) = &g.note {
+            let _ = write!(out, "  ({note})");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn phase_json(m: &Measured, ceiling: &Measured) -> Value {
+    let us = |q| m.quantile(q).map(|d| d.as_micros() as u64);
+    json!({
+        "requests": m.ok,
+        "errors": m.errors,
+        "first_error": m.first_error,
+        "seconds": m.elapsed.as_secs_f64(),
+        "rate_per_s": m.rate(),
+        "ratio_to_ceiling": ratio(m.rate(), ceiling),
+        "p50_us": us(0.50),
+        "p99_us": us(0.99),
+        "max_us": us(1.0),
+    })
+}
+
+/// The machine-readable report.
+pub fn json(r: &Results) -> Value {
+    let o = &r.options;
+    json!({
+        "scenario": "directory",
+        "clients": o.clients,
+        "seconds_per_phase": o.seconds,
+        "users_requested": o.users,
+        "users": r.users,
+        "cores": r.cores,
+        "ceiling": phase_json(&r.ceiling, &r.ceiling),
+        "create": phase_json(&r.creates, &r.ceiling),
+        "get_by_id": phase_json(&r.get_by_id, &r.ceiling),
+        "filter_username_eq": phase_json(&r.filter, &r.ceiling),
+        "preload": {
+            "method": r.preload.method,
+            "created": r.preload.created,
+            "failed": r.preload.failed,
+            "seconds": r.preload.elapsed.as_secs_f64(),
+            "first_error": r.preload.first_error,
+        },
+        "rss_kib": r.rss_kib,
+        "peak_rss_kib": r.peak_rss_kib,
+        "correctness_problems": r.correctness,
+        "goals": goals(r).iter().map(|g| json!({"goal": g.name, "measured": g.measured, "pass": g.pass, "note": g.note})).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::directory::{Options, Preload};
+    use super::*;
+
+    fn phase(ok: u64, p99_us: u32) -> Measured {
+        Measured {
+            ok,
+            elapsed: Duration::from_secs(1),
+            latencies_us: vec![100, p99_us],
+            ..Measured::default()
+        }
+    }
+
+    fn results(users: usize, creates: u64, reads: u64, p99_us: u32, rss_mib: u64) -> Results {
+        Results {
+            options: Options {
+                users,
+                clients: 32,
+                seconds: 1,
+                idrelay: None,
+                build: false,
+                keep_data: false,
+            },
+            cores: 2,
+            ceiling: phase(1000, 100),
+            creates: phase(creates, 100),
+            get_by_id: phase(reads, 100),
+            filter: phase(reads, p99_us),
+            preload: Preload::default(),
+            users,
+            rss_kib: rss_mib * 1024,
+            peak_rss_kib: rss_mib * 1024,
+            correctness: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn goals_pass_at_the_thresholds_and_miss_below() {
+        let all = |r: &Results| goals(r).iter().map(|g| g.pass).collect::<Vec<_>>();
+        assert_eq!(all(&results(100_000, 250, 500, 1999, 299)), vec![true; 6]);
+        assert_eq!(
+            all(&results(100_000, 249, 499, 2000, 300)),
+            vec![false, false, false, false, false, true]
+        );
+    }
+
+    #[test]
+    fn size_bound_goals_miss_below_the_goal_size() {
+        let r = results(20_000, 900, 900, 100, 10);
+        let g = goals(&r);
+        assert!(g[0].pass && g[1].pass && g[2].pass);
+        assert!(!g[3].pass && !g[4].pass);
+        assert!(g[3].note.as_deref().is_some_and(|n| n.contains("20000")));
+    }
+
+    #[test]
+    fn errors_turn_a_rate_goal_into_a_miss() {
+        let mut r = results(100_000, 900, 900, 100, 10);
+        r.get_by_id.errors = 1;
+        assert!(!goals(&r)[1].pass);
+    }
+
+    #[test]
+    fn json_and_table_carry_the_rates() {
+        let r = results(100_000, 300, 600, 1500, 100);
+        let j = json(&r);
+        assert_eq!(j["create"]["ratio_to_ceiling"], 0.3);
+        assert_eq!(j["goals"].as_array().map(Vec::len), Some(6));
+        assert!(table(&r).contains("PASS"));
+    }
+}
