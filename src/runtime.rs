@@ -7,8 +7,143 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::api::Permission;
+use crate::auth::{AuthError, AuthState};
+use crate::directory::{Directory, WriterHandle};
+use crate::store::{Store, StoreError};
+
+/// How to open the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where the store (`idrelay.db`) and the token key live.
+    pub data_dir: PathBuf,
+}
+
+/// Errors opening or configuring the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("auth: {0}")]
+    Auth(#[from] AuthError),
+}
+
+/// What the runtime currently serves: the configuration, its directories and host routes.
+struct Serving {
+    config: Arc<RuntimeConfig>,
+    directories: BTreeMap<String, Arc<Directory>>,
+    /// Lowercased host name -> tenant name.
+    hosts: HashMap<String, String>,
+}
+
+/// The running runtime: the store, the directory writer, one [`Directory`] per configured
+/// tenant, and the authentication state.
+pub struct Runtime {
+    store: Store,
+    writer: WriterHandle,
+    pub auth: AuthState,
+    serving: ArcSwap<Serving>,
+    /// Every directory opened so far, also of tenants no longer configured (their data stays
+    /// in the store; a tenant that comes back is served from the same state).
+    opened: tokio::sync::Mutex<BTreeMap<String, Arc<Directory>>>,
+}
+
+impl Runtime {
+    /// Opens the store in `options.data_dir`, starts the directory writer and loads the auth
+    /// state. Serves no tenant until [`Runtime::apply`].
+    pub async fn open(options: RuntimeOptions) -> Result<Arc<Runtime>, RuntimeError> {
+        let store = Store::open(&options.data_dir).await?;
+        let writer = WriterHandle::start(&store).await?;
+        let auth = AuthState::load_or_create(&options.data_dir)?;
+        Ok(Arc::new(Runtime {
+            store,
+            writer,
+            auth,
+            serving: ArcSwap::from_pointee(Serving {
+                config: Arc::new(RuntimeConfig::default()),
+                directories: BTreeMap::new(),
+                hosts: HashMap::new(),
+            }),
+            opened: tokio::sync::Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    /// The configuration being served.
+    pub fn config(&self) -> Arc<RuntimeConfig> {
+        self.serving.load().config.clone()
+    }
+
+    /// Serves `config`: opens a directory for each new tenant (loading its state from the
+    /// store), stops serving removed tenants (keeping their data). A no-op when unchanged.
+    pub async fn apply(&self, config: RuntimeConfig) -> Result<(), RuntimeError> {
+        let mut opened = self.opened.lock().await;
+        if *self.serving.load().config == config {
+            return Ok(());
+        }
+        let mut directories = BTreeMap::new();
+        let mut hosts = HashMap::new();
+        for (name, tenant) in &config.tenants {
+            let directory = match opened.get(name) {
+                Some(directory) => directory.clone(),
+                None => {
+                    let directory =
+                        Arc::new(Directory::open(&self.store, self.writer.clone(), name).await?);
+                    tracing::info!(tenant = %name, users = directory.count(crate::directory::Kind::User),
+                        groups = directory.count(crate::directory::Kind::Group), "tenant directory opened");
+                    opened.insert(name.clone(), directory.clone());
+                    directory
+                }
+            };
+            directories.insert(name.clone(), directory);
+            for host in &tenant.hosts {
+                hosts.insert(normalize_host(host).to_string(), name.clone());
+            }
+        }
+        self.serving.store(Arc::new(Serving {
+            config: Arc::new(config),
+            directories,
+            hosts,
+        }));
+        Ok(())
+    }
+
+    /// The directory of a served tenant.
+    pub fn directory(&self, tenant: &str) -> Option<Arc<Directory>> {
+        self.serving.load().directories.get(tenant).cloned()
+    }
+
+    /// The tenant whose `hosts` list `host` (a `Host` header; port and case ignored).
+    pub fn tenant_for_host(&self, host: &str) -> Option<String> {
+        self.serving
+            .load()
+            .hosts
+            .get(&normalize_host(host))
+            .cloned()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// `Host` header value -> lowercased host name without port (IPv6 brackets kept).
+fn normalize_host(host: &str) -> String {
+    let host = host.trim().trim_end_matches('.');
+    let without_port = if host.starts_with('[') {
+        host.find(']').map_or(host, |end| &host[..=end])
+    } else if host.matches(':').count() == 1 {
+        host.split(':').next().unwrap_or(host)
+    } else {
+        host
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
 
 /// Everything the runtime needs to serve, computed by reconcile from the resources.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,6 +200,157 @@ pub struct AdminSecret {
 
 impl std::fmt::Debug for AdminSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminSecret").field("value", &"<redacted>").field("expires_at", &self.expires_at).finish()
+        f.debug_struct("AdminSecret")
+            .field("value", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{Kind, ListQuery, Origin, Paging};
+    use serde_json::json;
+
+    fn tenant(name: &str, hosts: &[&str]) -> (String, TenantConfig) {
+        let config = TenantConfig {
+            name: name.to_string(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            admins: BTreeMap::new(),
+        };
+        (name.to_string(), config)
+    }
+
+    fn config(tenants: &[(&str, &[&str])]) -> RuntimeConfig {
+        RuntimeConfig {
+            tenants: tenants.iter().map(|(n, h)| tenant(n, h)).collect(),
+        }
+    }
+
+    #[test]
+    fn hosts_are_normalised() {
+        assert_eq!(normalize_host("Acme.Example.com:8443"), "acme.example.com");
+        assert_eq!(normalize_host("acme.example.com."), "acme.example.com");
+        assert_eq!(normalize_host("[::1]:8443"), "[::1]");
+    }
+
+    #[tokio::test]
+    async fn apply_serves_tenants_and_routes_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(RuntimeOptions {
+            data_dir: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap();
+        assert!(rt.directory("acme").is_none());
+        rt.apply(config(&[("acme", &["id.acme.test"]), ("beta", &[])]))
+            .await
+            .unwrap();
+        let acme = rt.directory("acme").unwrap();
+        assert_eq!(acme.tenant(), "acme");
+        assert_eq!(
+            rt.tenant_for_host("ID.ACME.test:443").as_deref(),
+            Some("acme")
+        );
+        assert_eq!(rt.tenant_for_host("other.test"), None);
+        acme.create(Kind::User, json!({"userName": "a"}), Origin::ScimV2)
+            .await
+            .unwrap();
+        // Same config: no-op, same directory.
+        rt.apply(config(&[("acme", &["id.acme.test"]), ("beta", &[])]))
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&acme, &rt.directory("acme").unwrap()));
+        // Removing a tenant stops serving it; adding it back serves the same data.
+        rt.apply(config(&[("beta", &[])])).await.unwrap();
+        assert!(rt.directory("acme").is_none());
+        assert_eq!(rt.tenant_for_host("id.acme.test"), None);
+        rt.apply(config(&[("acme", &[]), ("beta", &[])]))
+            .await
+            .unwrap();
+        assert_eq!(rt.directory("acme").unwrap().count(Kind::User), 1);
+        assert_eq!(rt.directory("beta").unwrap().count(Kind::User), 0);
+        assert_eq!(rt.config().tenants.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn data_survives_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (user_id, group_id) = {
+            let rt = Runtime::open(RuntimeOptions {
+                data_dir: dir.path().to_path_buf(),
+            })
+            .await
+            .unwrap();
+            rt.apply(config(&[("acme", &[])])).await.unwrap();
+            let d = rt.directory("acme").unwrap();
+            let u = d
+                .create(
+                    Kind::User,
+                    json!({"userName": "alice", "emails": [{"value": "a@x.org"}]}),
+                    Origin::ScimV2,
+                )
+                .await
+                .unwrap();
+            d.create(Kind::User, json!({"userName": "bob"}), Origin::ScimV2)
+                .await
+                .unwrap();
+            let g = d
+                .create(
+                    Kind::Group,
+                    json!({"displayName": "Admins", "members": [{"value": u.id}]}),
+                    Origin::ScimV2,
+                )
+                .await
+                .unwrap();
+            (u.id, g.id)
+        };
+        let rt = Runtime::open(RuntimeOptions {
+            data_dir: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap();
+        rt.apply(config(&[("acme", &[])])).await.unwrap();
+        let d = rt.directory("acme").unwrap();
+        assert_eq!(d.count(Kind::User), 2);
+        let user = d
+            .get(Kind::User, &user_id)
+            .unwrap()
+            .to_json("https://h/scim");
+        assert_eq!(user["emails"][0]["value"], "a@x.org");
+        assert_eq!(user["groups"][0]["value"], group_id.as_str());
+        assert_eq!(user["groups"][0]["display"], "Admins");
+        let group = d
+            .get(Kind::Group, &group_id)
+            .unwrap()
+            .to_json("https://h/scim");
+        assert_eq!(group["members"][0]["value"], user_id.as_str());
+        // Listing order survives too.
+        let page = d
+            .list(
+                Kind::User,
+                &ListQuery {
+                    filter: None,
+                    sort: None,
+                    paging: Paging::Index {
+                        start_index: 1,
+                        count: 10,
+                    },
+                },
+            )
+            .unwrap();
+        let names: Vec<_> = page
+            .resources
+            .iter()
+            .map(|r| r.to_json("")["userName"].clone())
+            .collect();
+        assert_eq!(names, vec![json!("alice"), json!("bob")]);
+        // New writes continue the sequence.
+        let c = d
+            .create(Kind::User, json!({"userName": "carol"}), Origin::ScimV2)
+            .await
+            .unwrap();
+        assert!(c.seq() > page.resources[1].seq());
     }
 }

@@ -9,6 +9,24 @@
 
 use std::fmt;
 
+mod bulk;
+mod ops;
+mod query;
+mod resource;
+pub mod scim_v2;
+mod service;
+pub mod state;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use bulk::{BulkMethod, BulkOp, BulkOpResult};
+pub use query::{ListPage, ListQuery, Paging};
+pub use resource::Resource;
+pub use service::Directory;
+pub use writer::{MAX_BATCH, WriterHandle};
+
 /// Who made a directory change. Real-time provisioning uses it to prevent loops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {

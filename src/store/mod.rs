@@ -1,1 +1,589 @@
-//! store
+//! Persistence: one SQLite file per data directory (`idrelay.db`, WAL, `synchronous=FULL`,
+//! foreign keys) with embedded migrations, plus the row writes of the directory's group commit.
+//!
+//! Invariants:
+//! - Exactly one [`WriteConnection`] is used by the directory writer task; a batch of row
+//!   writes is applied in ONE transaction, so a commit (one fsync) covers a whole batch and the
+//!   change records commit together with the rows they describe.
+//! - Reads done here (loading a tenant, reading the change log) see committed data only.
+//! - Errors never carry resource bodies or secrets, only what failed.
+
+mod migrations;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row, SqliteConnection};
+
+pub use migrations::MIGRATIONS;
+pub use rows::{
+    ChangeRecord, Operation, RowWrite, StoredMembership, StoredResource, TenantRows,
+    format_timestamp,
+};
+
+use crate::directory::{Kind, Origin};
+use rows::{kind_str, parse_kind};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "idrelay.db";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database error while trying to {action}: {source}")]
+    Sql {
+        action: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("the database has schema version {version}, which this idrelay does not know")]
+    SchemaTooNew { version: i64 },
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+impl StoreError {
+    fn sql(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Sql { action, source }
+    }
+}
+
+/// Group-commit counters: how many batches were committed and how many jobs they carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub commits: u64,
+    pub jobs: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+}
+
+/// The store of one data directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    data_dir: PathBuf,
+    options: SqliteConnectOptions,
+    /// Read connections (loading tenants, reading the change log).
+    readers: SqlitePool,
+    counters: Arc<Counters>,
+}
+
+impl Store {
+    /// Opens (creating when missing) `data_dir/idrelay.db` and applies pending migrations.
+    pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(StoreError::sql("build connection options"))?
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let mut conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(StoreError::sql("open the database"))?;
+        let applied = migrations::apply(&mut conn).await?;
+        if !applied.is_empty() {
+            tracing::info!(versions = ?applied, "applied store migrations");
+        }
+        conn.close()
+            .await
+            .map_err(StoreError::sql("close the migration connection"))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::sql("open read connections"))?;
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                data_dir: data_dir.to_path_buf(),
+                options,
+                readers,
+                counters: Arc::new(Counters::default()),
+            }),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Group-commit counters since open.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.inner.counters.commits.load(Ordering::Relaxed),
+            jobs: self.inner.counters.jobs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Opens the connection the directory writer task owns.
+    pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
+        let conn = SqliteConnection::connect_with(&self.inner.options)
+            .await
+            .map_err(StoreError::sql("open the write connection"))?;
+        Ok(WriteConnection {
+            conn,
+            counters: self.inner.counters.clone(),
+        })
+    }
+
+    /// Everything stored for `tenant`, in insertion order.
+    pub async fn load_tenant(&self, tenant: &str) -> Result<TenantRows, StoreError> {
+        let mut conn = self
+            .inner
+            .readers
+            .acquire()
+            .await
+            .map_err(StoreError::sql("acquire a read connection"))?;
+        let users = sqlx::query(
+            "SELECT id, seq, version, created, last_modified, body FROM users WHERE tenant = ? ORDER BY seq",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::sql("load users"))?
+        .iter()
+        .map(|row| resource_row(row, "users"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let groups = sqlx::query(
+            "SELECT id, seq, version, created, last_modified, body FROM groups WHERE tenant = ? ORDER BY seq",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::sql("load groups"))?
+        .iter()
+        .map(|row| resource_row(row, "groups"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let memberships = sqlx::query(
+            "SELECT group_id, member_id, member_type FROM memberships WHERE tenant = ? ORDER BY group_id, member_id",
+        )
+        .bind(tenant)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::sql("load memberships"))?
+        .iter()
+        .map(membership_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(TenantRows {
+            users,
+            groups,
+            memberships,
+        })
+    }
+
+    /// Change records of `tenant` with `seq > after`, oldest first, at most `limit`.
+    pub async fn changes(
+        &self,
+        tenant: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, tenant, kind, entity_id, operation, origin, at, body FROM changes
+             WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read the change log"))?;
+        rows.iter().map(change_row).collect()
+    }
+}
+
+/// The single write connection, owned by the directory writer task.
+pub struct WriteConnection {
+    conn: SqliteConnection,
+    counters: Arc<Counters>,
+}
+
+impl WriteConnection {
+    /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
+    /// carried (for [`Store::stats`]). Nothing is applied when this fails.
+    pub async fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(StoreError::sql("begin a batch"))?;
+        for write in writes {
+            apply_write(&mut tx, write).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::sql("commit a batch"))?;
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+async fn apply_write(conn: &mut SqliteConnection, write: &RowWrite) -> Result<(), StoreError> {
+    match write {
+        RowWrite::Upsert {
+            tenant,
+            kind,
+            id,
+            seq,
+            version,
+            created,
+            last_modified,
+            body,
+        } => {
+            let sql = match kind {
+                Kind::User => {
+                    "INSERT INTO users (tenant, id, seq, version, created, last_modified, body)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (tenant, id) DO UPDATE SET version = excluded.version,
+                       last_modified = excluded.last_modified, body = excluded.body"
+                }
+                Kind::Group => {
+                    "INSERT INTO groups (tenant, id, seq, version, created, last_modified, body)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (tenant, id) DO UPDATE SET version = excluded.version,
+                       last_modified = excluded.last_modified, body = excluded.body"
+                }
+            };
+            sqlx::query(sql)
+                .bind(&**tenant)
+                .bind(&**id)
+                .bind(seq)
+                .bind(version)
+                .bind(format_timestamp(*created))
+                .bind(format_timestamp(*last_modified))
+                .bind(&**body)
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::sql("write a resource row"))?;
+        }
+        RowWrite::Delete { tenant, kind, id } => {
+            sqlx::query(
+                "DELETE FROM memberships WHERE tenant = ? AND (group_id = ? OR member_id = ?)",
+            )
+            .bind(&**tenant)
+            .bind(&**id)
+            .bind(&**id)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::sql("delete memberships"))?;
+            let sql = match kind {
+                Kind::User => "DELETE FROM users WHERE tenant = ? AND id = ?",
+                Kind::Group => "DELETE FROM groups WHERE tenant = ? AND id = ?",
+            };
+            sqlx::query(sql)
+                .bind(&**tenant)
+                .bind(&**id)
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::sql("delete a resource row"))?;
+        }
+        RowWrite::AddMember {
+            tenant,
+            group_id,
+            member_id,
+            member_type,
+        } => {
+            sqlx::query(
+                "INSERT INTO memberships (tenant, group_id, member_id, member_type) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (tenant, group_id, member_id) DO UPDATE SET member_type = excluded.member_type",
+            )
+            .bind(&**tenant)
+            .bind(&**group_id)
+            .bind(&**member_id)
+            .bind(kind_str(*member_type))
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::sql("add a membership"))?;
+        }
+        RowWrite::RemoveMember {
+            tenant,
+            group_id,
+            member_id,
+        } => {
+            sqlx::query(
+                "DELETE FROM memberships WHERE tenant = ? AND group_id = ? AND member_id = ?",
+            )
+            .bind(&**tenant)
+            .bind(&**group_id)
+            .bind(&**member_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::sql("remove a membership"))?;
+        }
+        RowWrite::Change {
+            tenant,
+            kind,
+            entity_id,
+            operation,
+            origin,
+            at,
+            body,
+        } => {
+            sqlx::query(
+                "INSERT INTO changes (tenant, kind, entity_id, operation, origin, at, body)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&**tenant)
+            .bind(kind_str(*kind))
+            .bind(&**entity_id)
+            .bind(operation.as_str())
+            .bind(origin.as_stored())
+            .bind(format_timestamp(*at))
+            .bind(body.as_deref())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::sql("append a change record"))?;
+        }
+    }
+    Ok(())
+}
+
+fn timestamp(row: &SqliteRow, column: &str, table: &'static str) -> Result<Timestamp, StoreError> {
+    let text: String = row
+        .try_get(column)
+        .map_err(StoreError::sql("read a timestamp"))?;
+    text.parse().map_err(|e| StoreError::Corrupt {
+        table,
+        detail: format!("{column} {text:?}: {e}"),
+    })
+}
+
+fn resource_row(row: &SqliteRow, table: &'static str) -> Result<StoredResource, StoreError> {
+    let read = StoreError::sql("read a resource row");
+    Ok(StoredResource {
+        id: row
+            .try_get("id")
+            .map_err(StoreError::sql("read a resource row"))?,
+        seq: row
+            .try_get("seq")
+            .map_err(StoreError::sql("read a resource row"))?,
+        version: row
+            .try_get("version")
+            .map_err(StoreError::sql("read a resource row"))?,
+        created: timestamp(row, "created", table)?,
+        last_modified: timestamp(row, "last_modified", table)?,
+        body: row.try_get("body").map_err(read)?,
+    })
+}
+
+fn membership_row(row: &SqliteRow) -> Result<StoredMembership, StoreError> {
+    let member_type: String = row
+        .try_get("member_type")
+        .map_err(StoreError::sql("read a membership"))?;
+    Ok(StoredMembership {
+        group_id: row
+            .try_get("group_id")
+            .map_err(StoreError::sql("read a membership"))?,
+        member_id: row
+            .try_get("member_id")
+            .map_err(StoreError::sql("read a membership"))?,
+        member_type: parse_kind(&member_type).ok_or_else(|| StoreError::Corrupt {
+            table: "memberships",
+            detail: format!("member_type {member_type:?}"),
+        })?,
+    })
+}
+
+fn change_row(row: &SqliteRow) -> Result<ChangeRecord, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "changes",
+        detail,
+    };
+    let kind: String = row
+        .try_get("kind")
+        .map_err(StoreError::sql("read a change"))?;
+    let operation: String = row
+        .try_get("operation")
+        .map_err(StoreError::sql("read a change"))?;
+    let origin: String = row
+        .try_get("origin")
+        .map_err(StoreError::sql("read a change"))?;
+    Ok(ChangeRecord {
+        seq: row
+            .try_get("seq")
+            .map_err(StoreError::sql("read a change"))?,
+        tenant: row
+            .try_get("tenant")
+            .map_err(StoreError::sql("read a change"))?,
+        kind: parse_kind(&kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
+        entity_id: row
+            .try_get("entity_id")
+            .map_err(StoreError::sql("read a change"))?,
+        operation: Operation::parse(&operation)
+            .ok_or_else(|| corrupt(format!("operation {operation:?}")))?,
+        origin: Origin::from_stored(&origin)
+            .ok_or_else(|| corrupt(format!("origin {origin:?}")))?,
+        at: timestamp(row, "at", "changes")?,
+        body: row
+            .try_get("body")
+            .map_err(StoreError::sql("read a change"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> Arc<str> {
+        Arc::from("acme")
+    }
+
+    fn upsert(kind: Kind, id: &str, seq: i64, body: &str) -> RowWrite {
+        let now = Timestamp::from_millisecond(1_700_000_000_123).unwrap();
+        RowWrite::Upsert {
+            tenant: tenant(),
+            kind,
+            id: Arc::from(id),
+            seq,
+            version: 1,
+            created: now,
+            last_modified: now,
+            body: Arc::from(body),
+        }
+    }
+
+    #[tokio::test]
+    async fn batch_commits_rows_memberships_and_changes_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).await.unwrap();
+            let mut conn = store.write_connection().await.unwrap();
+            let writes = vec![
+                upsert(Kind::User, "u1", 1, r#"{"userName":"a"}"#),
+                upsert(Kind::Group, "g1", 2, r#"{"displayName":"G"}"#),
+                RowWrite::AddMember {
+                    tenant: tenant(),
+                    group_id: Arc::from("g1"),
+                    member_id: Arc::from("u1"),
+                    member_type: Kind::User,
+                },
+                RowWrite::Change {
+                    tenant: tenant(),
+                    kind: Kind::User,
+                    entity_id: Arc::from("u1"),
+                    operation: Operation::Create,
+                    origin: Origin::ProvisioningJob {
+                        system_id: "s1".into(),
+                    },
+                    at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
+                    body: Some(Arc::from(r#"{"userName":"a"}"#)),
+                },
+            ];
+            conn.commit(&writes, 2).await.unwrap();
+            assert_eq!(
+                store.stats(),
+                StoreStats {
+                    commits: 1,
+                    jobs: 2
+                }
+            );
+        }
+        let store = Store::open(dir.path()).await.unwrap();
+        let rows = store.load_tenant("acme").await.unwrap();
+        assert_eq!(rows.users.len(), 1);
+        assert_eq!(rows.users[0].body, r#"{"userName":"a"}"#);
+        assert_eq!(rows.users[0].created.as_millisecond(), 1_700_000_000_123);
+        assert_eq!(rows.groups[0].id, "g1");
+        assert_eq!(
+            rows.memberships,
+            vec![StoredMembership {
+                group_id: "g1".into(),
+                member_id: "u1".into(),
+                member_type: Kind::User
+            }]
+        );
+        let changes = store.changes("acme", 0, 10).await.unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].origin,
+            Origin::ProvisioningJob {
+                system_id: "s1".into()
+            }
+        );
+        assert_eq!(changes[0].operation, Operation::Create);
+        assert!(store.load_tenant("other").await.unwrap().users.is_empty());
+    }
+
+    #[tokio::test]
+    async fn failed_batch_applies_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().await.unwrap();
+        // A membership of a group that does not exist violates the foreign key.
+        let writes = vec![
+            upsert(Kind::User, "u1", 1, "{}"),
+            RowWrite::AddMember {
+                tenant: tenant(),
+                group_id: Arc::from("missing"),
+                member_id: Arc::from("u1"),
+                member_type: Kind::User,
+            },
+        ];
+        assert!(conn.commit(&writes, 1).await.is_err());
+        assert!(store.load_tenant("acme").await.unwrap().users.is_empty());
+        assert_eq!(store.stats().commits, 0);
+    }
+
+    #[tokio::test]
+    async fn delete_removes_row_and_memberships() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().await.unwrap();
+        let add = RowWrite::AddMember {
+            tenant: tenant(),
+            group_id: Arc::from("g1"),
+            member_id: Arc::from("u1"),
+            member_type: Kind::User,
+        };
+        conn.commit(
+            &[
+                upsert(Kind::User, "u1", 1, "{}"),
+                upsert(Kind::Group, "g1", 2, "{}"),
+                add,
+            ],
+            1,
+        )
+        .await
+        .unwrap();
+        conn.commit(
+            &[RowWrite::Delete {
+                tenant: tenant(),
+                kind: Kind::User,
+                id: Arc::from("u1"),
+            }],
+            1,
+        )
+        .await
+        .unwrap();
+        let rows = store.load_tenant("acme").await.unwrap();
+        assert!(rows.users.is_empty());
+        assert!(rows.memberships.is_empty());
+        assert_eq!(rows.groups.len(), 1);
+    }
+}

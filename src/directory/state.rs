@@ -1,0 +1,470 @@
+//! The in-memory state of one tenant's directory: users and groups by id, their lookup indexes,
+//! memberships in both directions and insertion order.
+//!
+//! Invariants:
+//! - Every index agrees with the entries: `unique_names` holds the lowercased `userName` (users)
+//!   or `displayName` (groups) of every entry exactly once; `external_ids` and `emails` hold
+//!   lowercased keys (a superset for case-insensitive lookups; callers re-check with the filter).
+//! - `members` and `member_of` are mirror images; every membership refers to an existing group
+//!   and an existing user or group.
+//! - Cloning is O(1) (persistent `imbl` maps), so the writer works on a copy and readers keep
+//!   the snapshot they loaded.
+//! - Bodies are kept as compact JSON text and parsed on demand.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use imbl::{HashMap, OrdMap, OrdSet};
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::Kind;
+use crate::store::{StoreError, TenantRows};
+
+/// One stored user or group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: Arc<str>,
+    /// Insertion order within the tenant (stable listing, cursors).
+    pub seq: i64,
+    /// Incremented on every change; the ETag is `W/"<version>"`.
+    pub version: i64,
+    pub created: Timestamp,
+    pub last_modified: Timestamp,
+    /// The SCIM JSON without `id`, `meta`, `groups` and `members`.
+    pub body: Arc<str>,
+    /// What a membership shows as `display`: `displayName` (or the `userName` of a user without
+    /// one).
+    pub display: Option<Arc<str>>,
+}
+
+impl Entry {
+    /// The stored body as JSON (an empty object if the text is not an object, which the writer
+    /// never stores).
+    pub fn body_json(&self) -> serde_json::Map<String, Value> {
+        match serde_json::from_str::<Value>(&self.body) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// The index keys of a body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexKeys {
+    /// Lowercased `userName` (users) or `displayName` (groups).
+    pub unique_name: Option<String>,
+    /// The name as given (for error messages).
+    pub name: Option<String>,
+    /// Lowercased `externalId`.
+    pub external_id: Option<String>,
+    /// Lowercased `emails[].value` (users).
+    pub emails: Vec<String>,
+    pub display: Option<String>,
+}
+
+/// Case-insensitive attribute lookup in a JSON object.
+pub fn get_ci<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+impl IndexKeys {
+    pub fn of(kind: Kind, body: &serde_json::Map<String, Value>) -> IndexKeys {
+        let text = |name: &str| {
+            get_ci(body, name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let name = match kind {
+            Kind::User => text("userName"),
+            Kind::Group => text("displayName"),
+        };
+        let emails = match (kind, get_ci(body, "emails")) {
+            (Kind::User, Some(Value::Array(items))) => items
+                .iter()
+                .filter_map(|item| {
+                    item.as_object()
+                        .and_then(|o| get_ci(o, "value"))
+                        .and_then(Value::as_str)
+                })
+                .map(str::to_lowercase)
+                .collect(),
+            _ => Vec::new(),
+        };
+        IndexKeys {
+            unique_name: name.as_deref().map(str::to_lowercase),
+            external_id: text("externalId").map(|s| s.to_lowercase()),
+            emails,
+            display: text("displayName").or_else(|| name.clone()),
+            name,
+        }
+    }
+}
+
+/// The entries of one kind and their indexes.
+#[derive(Debug, Clone, Default)]
+pub struct KindState {
+    by_id: HashMap<Arc<str>, Arc<Entry>>,
+    by_seq: OrdMap<i64, Arc<str>>,
+    unique_names: HashMap<Arc<str>, Arc<str>>,
+    external_ids: OrdSet<(Arc<str>, Arc<str>)>,
+    emails: OrdSet<(Arc<str>, Arc<str>)>,
+}
+
+impl KindState {
+    pub fn get(&self, id: &str) -> Option<&Arc<Entry>> {
+        self.by_id.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Ids in insertion order, starting after `after_seq` when given.
+    pub fn ordered(&self, after_seq: Option<i64>) -> impl Iterator<Item = (i64, &Arc<str>)> {
+        let lower = after_seq.map_or(Bound::Unbounded, Bound::Excluded);
+        self.by_seq
+            .range((lower, Bound::Unbounded))
+            .map(|(seq, id)| (*seq, id))
+    }
+
+    /// The id holding the (case-insensitive) unique name.
+    pub fn by_unique_name(&self, name: &str) -> Option<&Arc<str>> {
+        self.unique_names.get(name.to_lowercase().as_str())
+    }
+
+    /// Ids whose `externalId` equals `value` case-insensitively.
+    pub fn by_external_id(&self, value: &str) -> Vec<Arc<str>> {
+        prefix_lookup(&self.external_ids, &value.to_lowercase())
+    }
+
+    /// Ids having an email equal to `value` case-insensitively.
+    pub fn by_email(&self, value: &str) -> Vec<Arc<str>> {
+        prefix_lookup(&self.emails, &value.to_lowercase())
+    }
+
+    fn insert(&mut self, entry: Arc<Entry>, keys: &IndexKeys) {
+        let id = entry.id.clone();
+        if let Some(name) = &keys.unique_name {
+            self.unique_names
+                .insert(Arc::from(name.as_str()), id.clone());
+        }
+        if let Some(ext) = &keys.external_id {
+            self.external_ids
+                .insert((Arc::from(ext.as_str()), id.clone()));
+        }
+        for email in &keys.emails {
+            self.emails.insert((Arc::from(email.as_str()), id.clone()));
+        }
+        self.by_seq.insert(entry.seq, id.clone());
+        self.by_id.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
+        let entry = self.by_id.remove(id)?;
+        self.by_seq.remove(&entry.seq);
+        Some(entry)
+    }
+
+    fn remove_keys(&mut self, id: &Arc<str>, keys: &IndexKeys) {
+        if let Some(name) = &keys.unique_name
+            && self.unique_names.get(name.as_str()) == Some(id)
+        {
+            self.unique_names.remove(name.as_str());
+        }
+        if let Some(ext) = &keys.external_id {
+            self.external_ids
+                .remove(&(Arc::from(ext.as_str()), id.clone()));
+        }
+        for email in &keys.emails {
+            self.emails.remove(&(Arc::from(email.as_str()), id.clone()));
+        }
+    }
+}
+
+fn prefix_lookup(set: &OrdSet<(Arc<str>, Arc<str>)>, key: &str) -> Vec<Arc<str>> {
+    let start: (Arc<str>, Arc<str>) = (Arc::from(key), Arc::from(""));
+    set.range((Bound::Included(start), Bound::Unbounded))
+        .take_while(|(k, _)| &**k == key)
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+/// The whole directory state of one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantState {
+    tenant: Arc<str>,
+    users: KindState,
+    groups: KindState,
+    /// `(group id, member id)`.
+    members: OrdSet<(Arc<str>, Arc<str>)>,
+    /// `(member id, group id)`.
+    member_of: OrdSet<(Arc<str>, Arc<str>)>,
+    next_seq: i64,
+}
+
+impl TenantState {
+    pub fn new(tenant: &str) -> TenantState {
+        TenantState {
+            tenant: Arc::from(tenant),
+            users: KindState::default(),
+            groups: KindState::default(),
+            members: OrdSet::new(),
+            member_of: OrdSet::new(),
+            next_seq: 1,
+        }
+    }
+
+    /// Builds the state from the stored rows.
+    pub fn from_rows(tenant: &str, rows: TenantRows) -> Result<TenantState, StoreError> {
+        let mut state = TenantState::new(tenant);
+        for (kind, table, list) in [
+            (Kind::User, "users", rows.users),
+            (Kind::Group, "groups", rows.groups),
+        ] {
+            for row in list {
+                let body = match serde_json::from_str::<Value>(&row.body) {
+                    Ok(Value::Object(map)) => map,
+                    _ => {
+                        return Err(StoreError::Corrupt {
+                            table,
+                            detail: format!("body of {} is not a JSON object", row.id),
+                        });
+                    }
+                };
+                let keys = IndexKeys::of(kind, &body);
+                state.next_seq = state.next_seq.max(row.seq + 1);
+                let entry = Entry {
+                    id: Arc::from(row.id),
+                    seq: row.seq,
+                    version: row.version,
+                    created: row.created,
+                    last_modified: row.last_modified,
+                    body: Arc::from(row.body),
+                    display: keys.display.as_deref().map(Arc::from),
+                };
+                state.insert(kind, Arc::new(entry), &keys);
+            }
+        }
+        for m in rows.memberships {
+            let (Some(group), Some(member)) = (
+                state.groups.get(&m.group_id).map(|e| e.id.clone()),
+                state
+                    .of(m.member_type)
+                    .get(&m.member_id)
+                    .map(|e| e.id.clone()),
+            ) else {
+                return Err(StoreError::Corrupt {
+                    table: "memberships",
+                    detail: format!(
+                        "{} -> {} refers to a missing resource",
+                        m.group_id, m.member_id
+                    ),
+                });
+            };
+            state.add_member(&group, &member);
+        }
+        Ok(state)
+    }
+
+    pub fn tenant(&self) -> &Arc<str> {
+        &self.tenant
+    }
+
+    pub fn of(&self, kind: Kind) -> &KindState {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+
+    fn of_mut(&mut self, kind: Kind) -> &mut KindState {
+        match kind {
+            Kind::User => &mut self.users,
+            Kind::Group => &mut self.groups,
+        }
+    }
+
+    pub fn get(&self, kind: Kind, id: &str) -> Option<&Arc<Entry>> {
+        self.of(kind).get(id)
+    }
+
+    /// The kind of an existing user or group id.
+    pub fn kind_of(&self, id: &str) -> Option<Kind> {
+        if self.users.get(id).is_some() {
+            Some(Kind::User)
+        } else if self.groups.get(id).is_some() {
+            Some(Kind::Group)
+        } else {
+            None
+        }
+    }
+
+    /// Takes the next insertion sequence number.
+    pub fn take_seq(&mut self) -> i64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Inserts a new entry (no entry with this id may exist).
+    pub fn insert(&mut self, kind: Kind, entry: Arc<Entry>, keys: &IndexKeys) {
+        self.of_mut(kind).insert(entry, keys);
+    }
+
+    /// Replaces an entry: `old_keys` are the keys of the entry being replaced.
+    pub fn replace(
+        &mut self,
+        kind: Kind,
+        entry: Arc<Entry>,
+        old_keys: &IndexKeys,
+        keys: &IndexKeys,
+    ) {
+        let ks = self.of_mut(kind);
+        ks.remove_keys(&entry.id, old_keys);
+        ks.remove(&entry.id);
+        ks.insert(entry, keys);
+    }
+
+    /// Removes an entry, its index keys and every membership it takes part in.
+    pub fn remove(&mut self, kind: Kind, id: &str, keys: &IndexKeys) -> Option<Arc<Entry>> {
+        let entry = self.of_mut(kind).remove(id)?;
+        self.of_mut(kind).remove_keys(&entry.id, keys);
+        for member in self.members_of(id) {
+            self.remove_member(&entry.id, &member);
+        }
+        for group in self.groups_of(id) {
+            self.remove_member(&group, &entry.id);
+        }
+        Some(entry)
+    }
+
+    pub fn add_member(&mut self, group: &Arc<str>, member: &Arc<str>) {
+        self.members.insert((group.clone(), member.clone()));
+        self.member_of.insert((member.clone(), group.clone()));
+    }
+
+    pub fn remove_member(&mut self, group: &Arc<str>, member: &Arc<str>) {
+        self.members.remove(&(group.clone(), member.clone()));
+        self.member_of.remove(&(member.clone(), group.clone()));
+    }
+
+    /// Direct members of a group, ordered by id.
+    pub fn members_of(&self, group: &str) -> Vec<Arc<str>> {
+        prefix_lookup(&self.members, group)
+    }
+
+    /// Groups a user or group is a direct member of, ordered by id.
+    pub fn groups_of(&self, member: &str) -> Vec<Arc<str>> {
+        prefix_lookup(&self.member_of, member)
+    }
+
+    pub fn is_member(&self, group: &Arc<str>, member: &Arc<str>) -> bool {
+        self.members.contains(&(group.clone(), member.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(id: &str, seq: i64, body: Value) -> (Arc<Entry>, IndexKeys) {
+        let kind = if body.get("userName").is_some() {
+            Kind::User
+        } else {
+            Kind::Group
+        };
+        let keys = IndexKeys::of(kind, body.as_object().unwrap());
+        let e = Entry {
+            id: Arc::from(id),
+            seq,
+            version: 1,
+            created: Timestamp::UNIX_EPOCH,
+            last_modified: Timestamp::UNIX_EPOCH,
+            body: Arc::from(body.to_string()),
+            display: keys.display.as_deref().map(Arc::from),
+        };
+        (Arc::new(e), keys)
+    }
+
+    #[test]
+    fn index_keys_are_lowercased_and_display_falls_back_to_user_name() {
+        let body = json!({"userName": "Alice", "externalId": "X1",
+            "emails": [{"value": "A@Example.com"}, {"value": "b@example.com"}]});
+        let keys = IndexKeys::of(Kind::User, body.as_object().unwrap());
+        assert_eq!(keys.unique_name.as_deref(), Some("alice"));
+        assert_eq!(keys.name.as_deref(), Some("Alice"));
+        assert_eq!(keys.external_id.as_deref(), Some("x1"));
+        assert_eq!(keys.emails, vec!["a@example.com", "b@example.com"]);
+        assert_eq!(keys.display.as_deref(), Some("Alice"));
+    }
+
+    #[test]
+    fn indexes_follow_insert_replace_and_remove() {
+        let mut s = TenantState::new("t");
+        let (u, k) = entry(
+            "u1",
+            1,
+            json!({"userName": "Alice", "emails": [{"value": "a@x.org"}]}),
+        );
+        s.insert(Kind::User, u.clone(), &k);
+        assert_eq!(
+            s.of(Kind::User).by_unique_name("ALICE").map(|i| &**i),
+            Some("u1")
+        );
+        assert_eq!(
+            s.of(Kind::User).by_email("A@X.ORG"),
+            vec![Arc::<str>::from("u1")]
+        );
+        let snapshot = s.clone();
+
+        let (u2, k2) = entry("u1", 1, json!({"userName": "Bob", "externalId": "e"}));
+        s.replace(Kind::User, u2, &k, &k2);
+        assert!(s.of(Kind::User).by_unique_name("alice").is_none());
+        assert!(s.of(Kind::User).by_email("a@x.org").is_empty());
+        assert_eq!(s.of(Kind::User).by_external_id("E").len(), 1);
+        // The snapshot taken before is unaffected.
+        assert!(snapshot.of(Kind::User).by_unique_name("alice").is_some());
+
+        let (g, gk) = entry("g1", 2, json!({"displayName": "Admins"}));
+        s.insert(Kind::Group, g.clone(), &gk);
+        s.add_member(&g.id, &u.id);
+        assert_eq!(s.groups_of("u1"), vec![Arc::<str>::from("g1")]);
+        assert_eq!(s.members_of("g1"), vec![Arc::<str>::from("u1")]);
+        s.remove(Kind::User, "u1", &k2);
+        assert!(s.members_of("g1").is_empty());
+        assert!(s.get(Kind::User, "u1").is_none());
+        assert_eq!(s.of(Kind::User).len(), 0);
+        assert_eq!(s.kind_of("g1"), Some(Kind::Group));
+    }
+
+    #[test]
+    fn ordered_listing_follows_seq_and_starts_after_cursor() {
+        let mut s = TenantState::new("t");
+        for (i, name) in ["c", "a", "b"].iter().enumerate() {
+            let (e, k) = entry(name, i as i64 + 1, json!({"userName": name}));
+            s.insert(Kind::User, e, &k);
+        }
+        let ids: Vec<_> = s
+            .of(Kind::User)
+            .ordered(None)
+            .map(|(_, id)| id.to_string())
+            .collect();
+        assert_eq!(ids, vec!["c", "a", "b"]);
+        let ids: Vec<_> = s
+            .of(Kind::User)
+            .ordered(Some(1))
+            .map(|(_, id)| id.to_string())
+            .collect();
+        assert_eq!(ids, vec!["a", "b"]);
+    }
+}

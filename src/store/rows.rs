@@ -1,0 +1,165 @@
+//! The row-level vocabulary of the store: what a directory batch writes ([`RowWrite`]) and what
+//! loading a tenant or reading the change log returns.
+//!
+//! Invariant: a resource row's `body` is the SCIM JSON without `id`, `meta`, `groups` and
+//! `members` (those live in columns and in `memberships`). Timestamps are RFC 3339 UTC with
+//! milliseconds.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::directory::{Kind, Origin};
+
+/// What a change record says happened to the entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Operation> {
+        Some(match s {
+            "create" => Operation::Create,
+            "update" => Operation::Update,
+            "delete" => Operation::Delete,
+            _ => return None,
+        })
+    }
+}
+
+/// One row change of a batch; applied in order inside the batch transaction.
+#[derive(Debug, Clone)]
+pub enum RowWrite {
+    /// Insert or update a user or group row.
+    Upsert {
+        tenant: Arc<str>,
+        kind: Kind,
+        id: Arc<str>,
+        seq: i64,
+        version: i64,
+        created: Timestamp,
+        last_modified: Timestamp,
+        body: Arc<str>,
+    },
+    /// Delete a user or group row and every membership it takes part in.
+    Delete {
+        tenant: Arc<str>,
+        kind: Kind,
+        id: Arc<str>,
+    },
+    AddMember {
+        tenant: Arc<str>,
+        group_id: Arc<str>,
+        member_id: Arc<str>,
+        member_type: Kind,
+    },
+    RemoveMember {
+        tenant: Arc<str>,
+        group_id: Arc<str>,
+        member_id: Arc<str>,
+    },
+    /// Append a record to the change log.
+    Change {
+        tenant: Arc<str>,
+        kind: Kind,
+        entity_id: Arc<str>,
+        operation: Operation,
+        origin: Origin,
+        at: Timestamp,
+        /// The stored body after the change; `None` for deletes.
+        body: Option<Arc<str>>,
+    },
+}
+
+/// A user or group row as loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub id: String,
+    pub seq: i64,
+    pub version: i64,
+    pub created: Timestamp,
+    pub last_modified: Timestamp,
+    pub body: String,
+}
+
+/// A membership row as loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMembership {
+    pub group_id: String,
+    pub member_id: String,
+    pub member_type: Kind,
+}
+
+/// Everything stored for one tenant, users and groups in insertion (`seq`) order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantRows {
+    pub users: Vec<StoredResource>,
+    pub groups: Vec<StoredResource>,
+    pub memberships: Vec<StoredMembership>,
+}
+
+/// One record of the change log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    pub seq: i64,
+    pub tenant: String,
+    pub kind: Kind,
+    pub entity_id: String,
+    pub operation: Operation,
+    pub origin: Origin,
+    pub at: Timestamp,
+    pub body: Option<String>,
+}
+
+/// The stored and SCIM form of a timestamp: RFC 3339, UTC, milliseconds.
+pub fn format_timestamp(ts: Timestamp) -> String {
+    format!("{ts:.3}")
+}
+
+pub(crate) fn kind_str(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "User",
+        Kind::Group => "Group",
+    }
+}
+
+pub(crate) fn parse_kind(s: &str) -> Option<Kind> {
+    match s {
+        "User" => Some(Kind::User),
+        "Group" => Some(Kind::Group),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_millisecond_precision() {
+        let ts: Timestamp = "2024-05-06T07:08:09Z".parse().unwrap();
+        assert_eq!(format_timestamp(ts), "2024-05-06T07:08:09.000Z");
+        let ts: Timestamp = "2024-05-06T07:08:09.123456Z".parse().unwrap();
+        assert_eq!(format_timestamp(ts), "2024-05-06T07:08:09.123Z");
+    }
+
+    #[test]
+    fn operation_and_kind_round_trip() {
+        for op in [Operation::Create, Operation::Update, Operation::Delete] {
+            assert_eq!(Operation::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(parse_kind(kind_str(Kind::Group)), Some(Kind::Group));
+        assert_eq!(parse_kind("user"), None);
+    }
+}
