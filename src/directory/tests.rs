@@ -334,6 +334,7 @@ async fn concurrent_creates_share_commits() {
     let stats = store.stats();
     assert_eq!(stats.jobs - before.jobs, 200);
     let commits = stats.commits - before.commits;
+    println!("200 concurrent creates: {commits} commits");
     assert!(commits < 100, "{commits} commits for 200 creates");
     assert_eq!(d.count(Kind::User), 200);
     assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 200);
@@ -638,4 +639,44 @@ async fn bulk_resolves_bulk_ids_and_stops_after_errors() {
         .unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(d.count(Kind::User), 1);
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory budget: 100,000 realistic users in one tenant state. Run with
+/// `cargo test --lib directory::tests::memory_for_100k_users -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn memory_for_100k_users() {
+    use super::ops::{Batch, create};
+    use super::state::TenantState;
+    let before = rss_kib();
+    let mut state = TenantState::new("acme");
+    let mut batch = Batch::new(jiff::Timestamp::now());
+    for i in 0..100_000 {
+        let body = json!({
+            "schemas": [crate::scim::urn::USER, crate::scim::urn::ENTERPRISE_USER],
+            "userName": format!("user{i:06}@example.com"),
+            "externalId": format!("ext-{i:06}"),
+            "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{i}"), "formatted": format!("Given{i} Family{i}")},
+            "displayName": format!("Given{i} Family{i}"),
+            "active": true,
+            "emails": [{"value": format!("user{i:06}@example.com"), "type": "work", "primary": true}],
+            "phoneNumbers": [{"value": "+49 6227 7-47474", "type": "work"}],
+            crate::scim::urn::ENTERPRISE_USER: {"employeeNumber": format!("{i}"), "department": "Sales", "costCenter": "CC-100"},
+        });
+        create(&mut state, &mut batch, Kind::User, body, &Origin::ScimV2).unwrap();
+        batch.writes.clear();
+    }
+    let after = rss_kib();
+    let mib = (after.saturating_sub(before)) / 1024;
+    println!("100k users: +{mib} MiB RSS (total {} MiB)", after / 1024);
+    assert!(mib < 200, "{mib} MiB");
 }
