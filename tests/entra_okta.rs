@@ -27,6 +27,7 @@ const ENTRA_GROUP: &str =
 /// Okta's spec test asserts each response within 600 ms (spec/scim.md §5).
 const OKTA_RESPONSE_BUDGET: Duration = Duration::from_millis(600);
 
+#[track_caller]
 fn assert_scim_json(reply: &Reply) {
     assert!(
         reply.content_type().starts_with(SCIM_JSON),
@@ -36,6 +37,7 @@ fn assert_scim_json(reply: &Reply) {
 }
 
 /// A ListResponse with integer paging fields; returns its resources.
+#[track_caller]
 fn list_response(reply: &Reply) -> Vec<Value> {
     reply.expect(200);
     assert_scim_json(reply);
@@ -63,6 +65,7 @@ fn list_response(reply: &Reply) -> Vec<Value> {
 }
 
 /// A SCIM error body with a string `status` equal to the HTTP status.
+#[track_caller]
 fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
     reply.expect(status);
     assert_scim_json(reply);
@@ -89,6 +92,7 @@ fn assert_scim_error(reply: &Reply, status: u16, scim_type: Option<&str>) {
 }
 
 /// PATCH answers 200 with the resource or 204 (RFC 7644 §3.5.2).
+#[track_caller]
 fn assert_patch_ok(reply: &Reply) {
     assert!(
         matches!(reply.status.as_u16(), 200 | 204),

@@ -582,6 +582,7 @@ impl Reply {
     }
 
     /// Panics with the exchange unless the status is `expected`.
+    #[track_caller]
     pub fn expect(&self, expected: u16) -> &Reply {
         assert_eq!(
             self.status.as_u16(),
@@ -593,6 +594,7 @@ impl Reply {
     }
 
     /// The `id` of the returned resource.
+    #[track_caller]
     pub fn id(&self) -> String {
         self.body["id"]
             .as_str()
