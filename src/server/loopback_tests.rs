@@ -114,7 +114,28 @@ async fn token_over_self_signed_tls_with_http2() {
     let body = json(response).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
-    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+
+    // The token opens the SCIM API of the tenant.
+    let response = client
+        .get(format!("{base}/scim/Users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json(response).await["totalResults"], 0);
+    let response = client
+        .get(format!("{base}/scim/Users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        crate::auth::extract::WWW_AUTHENTICATE_CHALLENGE
+    );
 
     // Form-field client authentication works too.
     let response = client
@@ -216,6 +237,22 @@ async fn host_routing_with_trusted_pem_certificate() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+
+    // A user created through the tenant host gets a Location on that host, without prefix.
+    let response = client
+        .post(format!("https://acme.test:{port}/scim/Users"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jdoe"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("https://acme.test:{port}/scim/Users/")),
+        "{location}"
+    );
 
     // Over the limit: 413 SCIM error.
     let response = client

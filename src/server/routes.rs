@@ -61,16 +61,7 @@ pub fn app(runtime: Arc<Runtime>, options: AppOptions) -> Router {
 /// The routes of one tenant, relative to its base (`/tenants/{name}` or a tenant host's root).
 pub fn tenant_router() -> Router<Arc<Runtime>> {
     let router = Router::new().route("/oauth2/token", post(token_handler));
-    match scim_v2_router() {
-        Some(scim) => router.nest("/scim", scim),
-        None => router,
-    }
-}
-
-/// The SCIM 2.0 directory API, once it exists (switch: return
-/// `Some(crate::directory::scim_v2::router())`).
-fn scim_v2_router() -> Option<Router<Arc<Runtime>>> {
-    None
+    router.nest("/scim", crate::directory::scim_v2::router())
 }
 
 async fn require_tenant(request: Request, next: Next) -> Response {
