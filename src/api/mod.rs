@@ -1,5 +1,27 @@
 //! The declarative API: Kubernetes custom resources of group `idrelay.dev`, version `v1alpha1`.
+//!
+//! One file per kind ([`tenant`], [`technical_admin`]), shared references ([`refs`]), condition
+//! helpers ([`conditions`]) and the generated CRDs ([`crds`]). These types are the only source of
+//! configuration for both drivers (files and operator).
 
+pub mod conditions;
+pub mod crds;
 pub mod permission;
+pub mod refs;
+pub mod technical_admin;
+pub mod tenant;
 
 pub use permission::Permission;
+pub use refs::{SecretKeyRef, TenantRef};
+pub use technical_admin::{
+    AdminSecretSpec, AdminSecretStatus, SecretExpiry, TechnicalAdmin, TechnicalAdminSpec,
+    TechnicalAdminStatus,
+};
+pub use tenant::{Tenant, TenantSpec, TenantStatus};
+
+/// API group of every idrelay resource.
+pub const GROUP: &str = "idrelay.dev";
+/// API version of every idrelay resource.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` of every idrelay resource.
+pub const API_VERSION: &str = "idrelay.dev/v1alpha1";

@@ -1,1 +1,23 @@
-//! files
+//! The files driver (`idrelay serve --config DIR`, the embedded default): the resources come from
+//! YAML documents in a directory, statuses are kept in memory and served by `GET /status`.
+//!
+//! - [`document`]: YAML text → documents (an invalid document becomes a Stalled entry);
+//! - [`load`]: the directory → documents (a broken file keeps its last good documents);
+//! - [`state`]: generations, creation times and statuses between passes; calls [`crate::reconcile`];
+//! - [`status`]: the published statuses and readiness;
+//! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch.
+//!
+//! Invariant: secret values reach only the runtime configuration, never a log line or a status.
+
+pub mod document;
+pub mod driver;
+pub mod load;
+pub mod state;
+pub mod status;
+pub mod table;
+
+pub use document::{Document, parse_documents};
+pub use driver::FilesDriver;
+pub use load::FilesError;
+pub use state::{FilesState, PassOutput, StatusEntry};
+pub use status::FilesStatus;
