@@ -4,7 +4,11 @@
 //! Invariants: a request over a limit or with a malformed operation is refused as a whole
 //! before anything is written; the permission for every operation is checked before the
 //! directory runs any; `bulkId` references (`bulkId:x` in paths and values) are resolved by the
-//! directory; an id may not be the reserved word `bulkId`.
+//! directory; an id may not be the reserved word `bulkId`. Operations are reordered (stably)
+//! so that an operation referring to `bulkId:x` runs after the POST that declares `x`, so
+//! references resolve whatever order the client sent (cycles keep the client's order).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
@@ -195,6 +199,87 @@ pub fn parse_bulk_request(body: &Value, max_operations: usize) -> Result<BulkReq
     })
 }
 
+/// Adds the `bulkId:<x>` references in `text` to `out` (`<x>` ends at a quote, whitespace,
+/// `]`, `)` or the end, as the directory resolves them).
+fn references_in(text: &str, out: &mut BTreeSet<String>) {
+    const MARK: &str = "bulkId:";
+    let mut rest = text;
+    while let Some(pos) = rest.find(MARK) {
+        let after = &rest[pos + MARK.len()..];
+        let end = after
+            .find(|c: char| c == '"' || c == ']' || c == ')' || c.is_whitespace())
+            .unwrap_or(after.len());
+        out.insert(after[..end].to_string());
+        rest = &after[end..];
+    }
+}
+
+fn references_in_value(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::String(s) => references_in(s, out),
+        Value::Array(items) => items.iter().for_each(|v| references_in_value(v, out)),
+        Value::Object(map) => map.values().for_each(|v| references_in_value(v, out)),
+        _ => {}
+    }
+}
+
+/// Every bulkId an operation refers to (in its path id, body or PATCH operations).
+fn references(op: &BulkOp) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if let Some(id) = &op.id {
+        references_in(id, &mut out);
+    }
+    if let Some(body) = &op.body {
+        references_in_value(body, &mut out);
+    }
+    for operation in op.patch.iter().flat_map(|p| &p.operations) {
+        if let Some(path) = &operation.path {
+            references_in(path, &mut out);
+        }
+        if let Some(value) = &operation.value {
+            references_in_value(value, &mut out);
+        }
+    }
+    out
+}
+
+/// Orders the operations so that each runs after the POSTs whose bulkIds it refers to;
+/// otherwise the client's order is kept. On a cycle the earliest remaining operation runs (its
+/// unresolved reference then fails that operation alone).
+pub fn order_by_references(ops: Vec<BulkOp>) -> Vec<BulkOp> {
+    let mut producers: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let (BulkMethod::Post, Some(bulk_id)) = (op.method, op.bulk_id.as_deref()) {
+            producers.entry(bulk_id).or_insert(i);
+        }
+    }
+    if producers.is_empty() {
+        return ops;
+    }
+    let deps: Vec<Vec<usize>> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            references(op)
+                .iter()
+                .filter_map(|r| producers.get(r.as_str()).copied())
+                .filter(|p| *p != i)
+                .collect()
+        })
+        .collect();
+    let mut done = vec![false; ops.len()];
+    let mut order = Vec::with_capacity(ops.len());
+    while order.len() < ops.len() {
+        let ready = (0..ops.len()).find(|&i| !done[i] && deps[i].iter().all(|d| done[*d]));
+        let next = ready.or_else(|| (0..ops.len()).find(|&i| !done[i]));
+        let Some(next) = next else { break };
+        done[next] = true;
+        order.push(next);
+    }
+    let mut slots: Vec<Option<BulkOp>> = ops.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
 /// The success status of a method.
 fn success_status(method: BulkMethod) -> StatusCode {
     match method {
@@ -274,10 +359,11 @@ pub async fn bulk(ctx: ScimContext, headers: HeaderMap, body: Body) -> Result<Re
     for op in &request.operations {
         ctx.authorize(op.kind, Access::Write)?;
     }
-    let ids: Vec<Option<String>> = request.operations.iter().map(|op| op.id.clone()).collect();
+    let operations = order_by_references(request.operations);
+    let ids: Vec<Option<String>> = operations.iter().map(|op| op.id.clone()).collect();
     let results = ctx
         .directory
-        .bulk(request.operations, request.fail_on_errors, Origin::ScimV2)
+        .bulk(operations, request.fail_on_errors, Origin::ScimV2)
         .await?;
     Ok(scim_json(
         StatusCode::OK,
@@ -366,6 +452,38 @@ mod tests {
                 .status,
             400
         );
+    }
+
+    #[test]
+    fn references_run_after_their_declaration() {
+        let body = json!({"Operations": [
+            {"method": "PATCH", "path": "/Groups/bulkId:g", "data": {"schemas": [urn::PATCH_OP], "Operations": [
+                {"op": "add", "path": "members", "value": [{"value": "bulkId:u2"}]}]}},
+            {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "G", "members": [{"value": "bulkId:u1"}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"userName": "a"}},
+            {"method": "DELETE", "path": "/Users/x"},
+            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"userName": "b"}},
+        ]});
+        let ops = parse_bulk_request(&body, 10).unwrap().operations;
+        let order: Vec<String> = order_by_references(ops)
+            .iter()
+            .map(|op| op.bulk_id.clone().or_else(|| op.id.clone()).unwrap())
+            .collect();
+        assert_eq!(order, vec!["u1", "g", "x", "u2", "bulkId:g"]);
+    }
+
+    #[test]
+    fn reference_cycles_keep_the_client_order() {
+        let body = json!({"Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "a", "data": {"displayName": "A", "members": [{"value": "bulkId:b"}]}},
+            {"method": "POST", "path": "/Groups", "bulkId": "b", "data": {"displayName": "B", "members": [{"value": "bulkId:a"}]}},
+        ]});
+        let ops = parse_bulk_request(&body, 10).unwrap().operations;
+        let order: Vec<Option<String>> = order_by_references(ops)
+            .into_iter()
+            .map(|op| op.bulk_id)
+            .collect();
+        assert_eq!(order, vec![Some("a".into()), Some("b".into())]);
     }
 
     #[test]
