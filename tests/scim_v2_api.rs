@@ -11,14 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use idrelay::api::Permission;
-use idrelay::directory::scim_v2;
 use idrelay::runtime::{
     AdminConfig, AdminSecret, Runtime, RuntimeConfig, RuntimeOptions, TenantConfig,
 };
-use idrelay::server::tenant::route_tenant;
-use idrelay::server::{bind, serve_router};
+use idrelay::server::{AppOptions, TlsMode, bind, serve_listener};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -81,27 +78,21 @@ async fn start() -> Server {
     runtime.apply(config()).await.unwrap();
     let (listener, addr) = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve_router(listener, app(runtime), None, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(serve_listener(
+        listener,
+        runtime,
+        TlsMode::Plain,
+        AppOptions::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Server {
         addr,
         _stop: stop,
         _dir: dir,
         client: reqwest::Client::new(),
     }
-}
-
-/// The SCIM router behind the server's tenant routing (path routing `/tenants/{name}`), as the
-/// tenant application nests it under `/scim`.
-fn app(runtime: Arc<Runtime>) -> Router {
-    let routed: Router = Router::new()
-        .nest("/scim", scim_v2::router())
-        .with_state(runtime.clone());
-    let service = tower::ServiceBuilder::new()
-        .map_request(move |request: axum::extract::Request| route_tenant(&runtime, request))
-        .service(routed);
-    Router::new().fallback_service(service)
 }
 
 /// A response with its parsed body (Null when empty).
