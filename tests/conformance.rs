@@ -3,9 +3,14 @@
 //!
 //! Invariant: the test passes only when the tool exits 0, every result line is `SUCCESS`
 //! and at least [`MIN_SUCCESS_LINES`] checks ran (so an empty run cannot pass).
+//!
+//! The `scim2` command runs through `tests/support/scim2_cli_dates.py`, which fixes one
+//! defect of scim2-tester 0.5.2 (it generates a UUID string for writable dateTime
+//! attributes and then rejects it itself, before any request); see that file.
 
 mod support;
 
+use std::path::Path;
 use std::process::Command;
 
 use support::{ALL_DIRECTORY_PERMISSIONS, Idrelay, venv_tool};
@@ -40,34 +45,55 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Splits the output of `scim2 test`: a result line is `STATUS title` at column 0;
-/// its reason (and, with `-v`, its data) follow indented by two spaces.
+/// The result statuses of scim2-tester 0.5.2 (`scim2_tester.Status`).
+const STATUSES: &[&str] = &[
+    "SUCCESS",
+    "COMPLIANT",
+    "ACCEPTABLE",
+    "DEVIATION",
+    "ERROR",
+    "CRITICAL",
+    "SKIPPED",
+];
+
+/// The status word when `line` is a result line (`STATUS title` at column 0).
+fn result_status(line: &str) -> Option<&'static str> {
+    let word = line.split(' ').next().unwrap_or("");
+    STATUSES.iter().copied().find(|s| *s == word)
+}
+
+/// Splits the output of `scim2 test`: a result line is `STATUS title` at column 0; its
+/// reason (and, with `-v`, its data) follow, possibly over several lines. Anything else
+/// before the first result (a traceback) counts as a failure.
 fn parse_output(output: &str) -> ConformanceRun {
     let mut run = ConformanceRun {
         success: Vec::new(),
         failures: Vec::new(),
     };
-    let mut in_failure = false;
+    // Whether the lines that follow belong to a failing result (or to no result yet).
+    let mut in_failure = true;
     for raw in output.lines() {
         let line = strip_ansi(raw);
         if line.trim().is_empty() || line.starts_with("Performing a SCIM compliance check") {
             continue;
         }
-        if line.starts_with(' ') {
-            if in_failure && let Some(last) = run.failures.last_mut() {
-                last.push('\n');
-                last.push_str(&line);
+        match result_status(&line) {
+            Some("SUCCESS") => {
+                in_failure = false;
+                run.success.push(line);
             }
-            continue;
-        }
-        if line.starts_with("SUCCESS ") {
-            in_failure = false;
-            run.success.push(line);
-        } else {
-            // ERROR, CRITICAL, WARNING, SKIPPED, DEVIATION, …, or anything unexpected
-            // (a Python traceback) counts as a failure.
-            in_failure = true;
-            run.failures.push(line);
+            Some(_) => {
+                in_failure = true;
+                run.failures.push(line);
+            }
+            None if in_failure => match run.failures.last_mut() {
+                Some(last) => {
+                    last.push('\n');
+                    last.push_str(&line);
+                }
+                None => run.failures.push(line),
+            },
+            None => {}
         }
     }
     run
@@ -75,14 +101,17 @@ fn parse_output(output: &str) -> ConformanceRun {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_reports_no_failure() {
-    let scim2 = venv_tool("scim2");
+    venv_tool("scim2");
+    let python = venv_tool("python");
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/scim2_cli_dates.py");
     let server = Idrelay::start(&["acme"], ALL_DIRECTORY_PERMISSIONS).await;
     let token = server.token("acme").await;
     let url = server.scim_url("acme");
 
     // The token goes through SCIM_CLI_HEADERS, not argv (which other users can read).
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(scim2)
+        Command::new(python)
+            .arg(shim)
             .arg("--url")
             .arg(&url)
             .arg("--no-verify")
@@ -120,13 +149,18 @@ fn parser_counts_success_and_collects_failures_with_details() {
     let run = parse_output(
         "Performing a SCIM compliance check on https://x ...\n\
          SUCCESS a\n  reason a\n\
-         \u{1b}[31mERROR\u{1b}[0m b\n  reason b\n  data b\n\
+         \u{1b}[31mERROR\u{1b}[0m b\n  reason b\nvalid_from\n  data b\n\
          SKIPPED c\n\
-         SUCCESS d\n  reason d\n",
+         SUCCESS d\n  reason d\nsecond reason line\n\
+         DEVIATION e\n",
     );
     assert_eq!(run.success, vec!["SUCCESS a", "SUCCESS d"]);
     assert_eq!(
         run.failures,
-        vec!["ERROR b\n  reason b\n  data b", "SKIPPED c"]
+        vec![
+            "ERROR b\n  reason b\nvalid_from\n  data b",
+            "SKIPPED c",
+            "DEVIATION e"
+        ]
     );
 }
