@@ -47,7 +47,7 @@ cargo clippy --all-targets -- -D warnings
 section "cargo build --bins"
 cargo build --bins
 
-section "cargo test"
-cargo test
+section "cargo test --no-fail-fast"
+cargo test --no-fail-fast
 
 section "all checks passed"

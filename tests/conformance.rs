@@ -99,6 +99,20 @@ fn parse_output(output: &str) -> ConformanceRun {
     run
 }
 
+/// `count × first line` of each distinct failing check, for a quick overview.
+fn summary(failures: &[String]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for failure in failures {
+        *counts
+            .entry(failure.lines().next().unwrap_or(""))
+            .or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(title, n)| format!("{n:>4} × {title}\n"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_reports_no_failure() {
     venv_tool("scim2");
@@ -134,11 +148,12 @@ async fn scim2_tester_reports_no_failure() {
     assert!(
         ok,
         "scim2 test: exit {}, {} SUCCESS, {} failing result line(s):\n{}\n\n\
-         --- scim2 stderr ---\n{stderr}\n--- idrelay log ---\n{}",
+         --- failures by check ---\n{}\n--- scim2 stderr ---\n{stderr}\n--- idrelay log ---\n{}",
         output.status,
         run.success.len(),
         run.failures.len(),
         run.failures.join("\n"),
+        summary(&run.failures),
         server.log()
     );
     eprintln!("scim2-tester: {} checks, all SUCCESS", run.success.len());
