@@ -61,7 +61,9 @@ impl Origin {
             "scim-v1" => Origin::ScimV1,
             "scim-v2" => Origin::ScimV2,
             "csv" => Origin::Csv,
-            other => Origin::ProvisioningJob { system_id: other.strip_prefix("job:")?.to_string() },
+            other => Origin::ProvisioningJob {
+                system_id: other.strip_prefix("job:")?.to_string(),
+            },
         })
     }
 }

@@ -83,7 +83,9 @@ pub struct Attribute {
 impl Attribute {
     /// The sub-attribute with this name (case-insensitive).
     pub fn sub_attribute(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -101,7 +103,9 @@ pub struct Schema {
 impl Schema {
     /// The top-level attribute with this name (case-insensitive).
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -141,18 +145,24 @@ impl ResourceType {
 
     /// The extension schema with this URN (case-insensitive).
     pub fn extension(&self, urn: &str) -> Option<&'static Schema> {
-        self.extensions.iter().map(|e| e.schema).find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions
+            .iter()
+            .map(|e| e.schema)
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// Resolves a top-level attribute name, optionally qualified by a schema URN.
     /// `urn == None` looks in the core schema only (RFC 7644 §3.10: unqualified names are core).
     pub fn resolve(&self, urn: Option<&str>, name: &str) -> Option<ResolvedAttribute<'static>> {
         match urn {
-            None => self.schema.attribute(name).map(|attribute| ResolvedAttribute {
-                schema: self.schema,
-                in_extension: false,
-                attribute,
-            }),
+            None => self
+                .schema
+                .attribute(name)
+                .map(|attribute| ResolvedAttribute {
+                    schema: self.schema,
+                    in_extension: false,
+                    attribute,
+                }),
             Some(urn) if urn.eq_ignore_ascii_case(&self.schema.id) => self.resolve(None, name),
             Some(urn) => {
                 let schema = self.extension(urn)?;
@@ -215,7 +225,8 @@ impl SchemaRegistry {
     pub fn get() -> &'static SchemaRegistry {
         static REGISTRY: OnceLock<SchemaRegistry> = OnceLock::new();
         REGISTRY.get_or_init(|| {
-            let schemas: Vec<&'static Schema> = SCHEMA_SOURCES.iter().map(|s| load_schema(s)).collect();
+            let schemas: Vec<&'static Schema> =
+                SCHEMA_SOURCES.iter().map(|s| load_schema(s)).collect();
             let find = |urn: &str| -> &'static Schema {
                 match schemas.iter().find(|s| s.id == urn) {
                     Some(s) => s,
@@ -229,9 +240,18 @@ impl SchemaRegistry {
                 description: "User Account",
                 schema: find(urn::USER),
                 extensions: vec![
-                    SchemaExtension { schema: find(urn::ENTERPRISE_USER), required: false },
-                    SchemaExtension { schema: find(urn::SAP_USER), required: false },
-                    SchemaExtension { schema: find(urn::SAP_CUSTOM_USER), required: false },
+                    SchemaExtension {
+                        schema: find(urn::ENTERPRISE_USER),
+                        required: false,
+                    },
+                    SchemaExtension {
+                        schema: find(urn::SAP_USER),
+                        required: false,
+                    },
+                    SchemaExtension {
+                        schema: find(urn::SAP_CUSTOM_USER),
+                        required: false,
+                    },
                 ],
             };
             let group = ResourceType {
@@ -240,11 +260,21 @@ impl SchemaRegistry {
                 description: "Group",
                 schema: find(urn::GROUP),
                 extensions: vec![
-                    SchemaExtension { schema: find(urn::SAP_GROUP), required: false },
-                    SchemaExtension { schema: find(urn::SAP_CUSTOM_GROUP), required: false },
+                    SchemaExtension {
+                        schema: find(urn::SAP_GROUP),
+                        required: false,
+                    },
+                    SchemaExtension {
+                        schema: find(urn::SAP_CUSTOM_GROUP),
+                        required: false,
+                    },
                 ],
             };
-            SchemaRegistry { schemas, user, group }
+            SchemaRegistry {
+                schemas,
+                user,
+                group,
+            }
         })
     }
 
@@ -252,7 +282,10 @@ impl SchemaRegistry {
     pub fn schema_json(schema: &Schema, base: &str) -> Value {
         let mut v = serde_json::to_value(schema).unwrap_or(Value::Null);
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("schemas".into(), Value::Array(vec![super::urn::SCHEMA.into()]));
+            obj.insert(
+                "schemas".into(),
+                Value::Array(vec![super::urn::SCHEMA.into()]),
+            );
             obj.insert(
                 "meta".into(),
                 serde_json::json!({
