@@ -4,7 +4,10 @@
 //!
 //! Invariants:
 //! - A function that fails leaves the state and the batch as they were ([`atomically`]).
-//! - `userName` (users) and `displayName` (groups) are unique per tenant, case-insensitively.
+//! - `userName` (users) and `displayName` (groups) are unique per tenant, case-insensitively;
+//!   so is the SAP custom group `name` (which defaults to `displayName`).
+//! - Every user gets a legacy `userId` and every group a legacy `additionalId` when created
+//!   (see [`legacy_ids`]); a replacement or PATCH never changes them.
 //! - Members reference existing users or groups of the tenant; a group is never its own member.
 //! - Every change appends exactly one change record with its origin; a write that changes
 //!   nothing writes nothing and keeps the version.
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+use super::legacy_ids;
 use super::resource::render;
 use super::state::{Entry, IndexKeys, TenantState, get_ci};
 use super::{Kind, Origin};
@@ -167,12 +171,22 @@ fn check_keys(
             "{attr} must not be empty"
         )));
     }
-    match state.of(kind).by_unique_name(unique) {
-        Some(other) if Some(&**other) != own_id => Err(ScimError::uniqueness(format!(
+    if let Some(other) = state.of(kind).by_unique_name(unique)
+        && Some(&**other) != own_id
+    {
+        return Err(ScimError::uniqueness(format!(
             "{attr} {name} already exists"
-        ))),
-        _ => Ok(()),
+        )));
     }
+    if let Some(custom) = &keys.custom_name
+        && let Some(other) = state.of(kind).by_custom_name(custom)
+        && Some(&**other) != own_id
+    {
+        return Err(ScimError::uniqueness(format!(
+            "group name {custom} already exists"
+        )));
+    }
+    Ok(())
 }
 
 fn body_text(body: &Map<String, Value>) -> Result<Arc<str>, ScimError> {
@@ -232,7 +246,16 @@ pub fn create(
     body: Value,
     origin: &Origin,
 ) -> Result<Arc<Entry>, ScimError> {
-    let (body, members) = split_body(kind, body)?;
+    let (mut body, members) = split_body(kind, body)?;
+    let legacy_id = match kind {
+        Kind::User => state.take_user_id(),
+        Kind::Group => {
+            legacy_ids::default_group_name(&mut body);
+            let groups = state.of(Kind::Group);
+            legacy_ids::new_group_additional_id(|id| groups.by_legacy_id(id).is_some())
+        }
+    };
+    legacy_ids::stamp(kind, &mut body, &legacy_id);
     let keys = IndexKeys::of(kind, &body);
     check_keys(state, kind, &keys, None)?;
     let members = resolve_members(state, None, members.unwrap_or_default())?;
@@ -327,10 +350,15 @@ fn update(
     batch: &mut Batch,
     kind: Kind,
     old: Arc<Entry>,
-    body: Map<String, Value>,
+    mut body: Map<String, Value>,
     members: Option<Vec<Value>>,
     origin: &Origin,
 ) -> Result<Arc<Entry>, ScimError> {
+    let old_body = old.body_json();
+    let old_keys = IndexKeys::of(kind, &old_body);
+    if let Some(legacy_id) = &old_keys.legacy_id {
+        legacy_ids::stamp(kind, &mut body, legacy_id);
+    }
     let keys = IndexKeys::of(kind, &body);
     check_keys(state, kind, &keys, Some(&old.id))?;
     let (added, removed) = match members {
@@ -350,11 +378,9 @@ fn update(
         }
         None => (Vec::new(), Vec::new()),
     };
-    let old_body = old.body_json();
     if old_body == body && added.is_empty() && removed.is_empty() {
         return Ok(old);
     }
-    let old_keys = IndexKeys::of(kind, &old_body);
     let entry = Arc::new(Entry {
         id: old.id.clone(),
         seq: old.seq,
@@ -478,7 +504,11 @@ mod tests {
             &Origin::ScimV2,
         )
         .unwrap();
-        assert_eq!(&*e.body, r#"{"userName":"alice"}"#);
+        // The directory adds the legacy userId (and lists its extension).
+        assert_eq!(
+            &*e.body,
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:sap:2.0:User"],"userName":"alice","urn:ietf:params:scim:schemas:extension:sap:2.0:User":{"userId":"P000001"}}"#
+        );
         assert_eq!(e.version, 1);
         assert!(uuid::Uuid::parse_str(&e.id).is_ok());
         assert_eq!(b.writes.len(), 2);

@@ -1,7 +1,11 @@
 //! A user or group as the directory hands it out, and its SCIM JSON rendering.
 //!
-//! Invariant: `groups` (users) and `members` (groups) are derived from the memberships of the
-//! snapshot the resource was read from; they are never stored in the body.
+//! Invariants:
+//! - `groups` (users) and `members` (groups) are derived from the memberships of the snapshot
+//!   the resource was read from; they are never stored in the body.
+//! - A user's SAP `userUuid` is its `id`, added when rendering (never stored).
+//! - Group members carry `value`, `$ref` and `type`, no `display`: SAP's SCIM v2 API dropped
+//!   `members.display` (domain spec §2.4). A user's `groups` keep their `display`.
 
 use std::sync::Arc;
 
@@ -9,6 +13,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::Kind;
+use super::legacy_ids::render_user_uuid;
 use super::state::{Entry, TenantState};
 use crate::store::format_timestamp;
 
@@ -93,6 +98,7 @@ pub(crate) fn render(state: &TenantState, kind: Kind, entry: &Entry, base_url: &
     out.extend(body);
     match kind {
         Kind::User => {
+            render_user_uuid(&mut out, &entry.id);
             let groups: Vec<Value> = state
                 .groups_of(&entry.id)
                 .iter()
@@ -124,9 +130,6 @@ pub(crate) fn render(state: &TenantState, kind: Kind, entry: &Entry, base_url: &
                     let member = state.get(kind, mid)?;
                     let mut item = Map::new();
                     item.insert("value".into(), Value::String(member.id.to_string()));
-                    if let Some(display) = &member.display {
-                        item.insert("display".into(), Value::String(display.to_string()));
-                    }
                     item.insert(
                         "$ref".into(),
                         Value::String(format!("{base}{}{}", endpoint(kind), member.id)),

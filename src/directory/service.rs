@@ -62,6 +62,25 @@ impl Directory {
         query::list(&self.snapshot(), kind, query)
     }
 
+    /// The id of the user whose legacy SAP `userId` is `user_id` (e.g. `P000001`; case-exact).
+    pub fn id_for_user_id(&self, user_id: &str) -> Option<String> {
+        self.cell
+            .load()
+            .of(Kind::User)
+            .by_legacy_id(user_id)
+            .map(|id| id.to_string())
+    }
+
+    /// The id of the group whose legacy id (SAP custom `additionalId`) is `additional_id`
+    /// (case-exact).
+    pub fn id_for_group_additional_id(&self, additional_id: &str) -> Option<String> {
+        self.cell
+            .load()
+            .of(Kind::Group)
+            .by_legacy_id(additional_id)
+            .map(|id| id.to_string())
+    }
+
     pub fn count(&self, kind: Kind) -> usize {
         self.cell.load().of(kind).len()
     }

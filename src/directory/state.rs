@@ -4,7 +4,10 @@
 //! Invariants:
 //! - Every index agrees with the entries: `unique_names` holds the lowercased `userName` (users)
 //!   or `displayName` (groups) of every entry exactly once; `external_ids` and `emails` hold
-//!   lowercased keys (a superset for case-insensitive lookups; callers re-check with the filter).
+//!   lowercased keys (a superset for case-insensitive lookups; callers re-check with the filter);
+//!   `legacy_ids` holds the SAP legacy id (user `userId`, group `additionalId`, case-exact) and
+//!   `custom_names` the lowercased SAP custom group `name` of every entry that has one.
+//! - `next_user_number` is above the number of every stored `userId` (see `legacy_ids`).
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.
 //! - Cloning is O(1) (persistent `imbl` maps), so the writer works on a copy and readers keep
@@ -19,6 +22,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Kind;
+use super::legacy_ids;
+use crate::scim::urn;
 use crate::store::{StoreError, TenantRows};
 
 /// One stored user or group.
@@ -61,6 +66,10 @@ pub struct IndexKeys {
     /// Lowercased `emails[].value` (users).
     pub emails: Vec<String>,
     pub display: Option<String>,
+    /// The SAP legacy id: user `userId`, group `additionalId` (case-exact).
+    pub legacy_id: Option<String>,
+    /// The SAP custom group `name` as given (groups).
+    pub custom_name: Option<String>,
 }
 
 /// Case-insensitive attribute lookup in a JSON object.
@@ -95,7 +104,13 @@ impl IndexKeys {
                 .collect(),
             _ => Vec::new(),
         };
+        let custom_name = match kind {
+            Kind::Group => legacy_ids::extension_text(body, urn::SAP_CUSTOM_GROUP, "name"),
+            Kind::User => None,
+        };
         IndexKeys {
+            legacy_id: legacy_ids::legacy_id(kind, body).map(str::to_string),
+            custom_name: custom_name.map(str::to_string),
             unique_name: name.as_deref().map(str::to_lowercase),
             external_id: text("externalId").map(|s| s.to_lowercase()),
             emails,
@@ -113,6 +128,8 @@ pub struct KindState {
     unique_names: HashMap<Arc<str>, Arc<str>>,
     external_ids: OrdSet<(Arc<str>, Arc<str>)>,
     emails: OrdSet<(Arc<str>, Arc<str>)>,
+    legacy_ids: HashMap<Arc<str>, Arc<str>>,
+    custom_names: HashMap<Arc<str>, Arc<str>>,
 }
 
 impl KindState {
@@ -141,6 +158,16 @@ impl KindState {
         self.unique_names.get(name.to_lowercase().as_str())
     }
 
+    /// The id holding this SAP legacy id (user `userId`, group `additionalId`; case-exact).
+    pub fn by_legacy_id(&self, legacy_id: &str) -> Option<&Arc<str>> {
+        self.legacy_ids.get(legacy_id)
+    }
+
+    /// The id holding this SAP custom group `name` (case-insensitive).
+    pub fn by_custom_name(&self, name: &str) -> Option<&Arc<str>> {
+        self.custom_names.get(name.to_lowercase().as_str())
+    }
+
     /// Ids whose `externalId` equals `value` case-insensitively.
     pub fn by_external_id(&self, value: &str) -> Vec<Arc<str>> {
         prefix_lookup(&self.external_ids, &value.to_lowercase())
@@ -163,6 +190,14 @@ impl KindState {
         }
         for email in &keys.emails {
             self.emails.insert((Arc::from(email.as_str()), id.clone()));
+        }
+        if let Some(legacy) = &keys.legacy_id {
+            self.legacy_ids
+                .insert(Arc::from(legacy.as_str()), id.clone());
+        }
+        if let Some(name) = &keys.custom_name {
+            self.custom_names
+                .insert(Arc::from(name.to_lowercase().as_str()), id.clone());
         }
         self.by_seq.insert(entry.seq, id.clone());
         self.by_id.insert(id, entry);
@@ -187,6 +222,17 @@ impl KindState {
         for email in &keys.emails {
             self.emails.remove(&(Arc::from(email.as_str()), id.clone()));
         }
+        if let Some(legacy) = &keys.legacy_id
+            && self.legacy_ids.get(legacy.as_str()) == Some(id)
+        {
+            self.legacy_ids.remove(legacy.as_str());
+        }
+        if let Some(name) = &keys.custom_name {
+            let name = name.to_lowercase();
+            if self.custom_names.get(name.as_str()) == Some(id) {
+                self.custom_names.remove(name.as_str());
+            }
+        }
     }
 }
 
@@ -209,6 +255,8 @@ pub struct TenantState {
     /// `(member id, group id)`.
     member_of: OrdSet<(Arc<str>, Arc<str>)>,
     next_seq: i64,
+    /// The number of the next user's legacy `userId`.
+    next_user_number: u64,
 }
 
 impl TenantState {
@@ -220,6 +268,7 @@ impl TenantState {
             members: OrdSet::new(),
             member_of: OrdSet::new(),
             next_seq: 1,
+            next_user_number: 1,
         }
     }
 
@@ -242,6 +291,14 @@ impl TenantState {
                 };
                 let keys = IndexKeys::of(kind, &body);
                 state.next_seq = state.next_seq.max(row.seq + 1);
+                if kind == Kind::User
+                    && let Some(n) = keys
+                        .legacy_id
+                        .as_deref()
+                        .and_then(legacy_ids::parse_user_id)
+                {
+                    state.next_user_number = state.next_user_number.max(n.saturating_add(1));
+                }
                 let entry = Entry {
                     id: Arc::from(row.id),
                     seq: row.seq,
@@ -313,6 +370,18 @@ impl TenantState {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
+    }
+
+    /// Takes the legacy `userId` for the next new user: `P` and the per-tenant sequence, skipping
+    /// any value already held.
+    pub fn take_user_id(&mut self) -> String {
+        loop {
+            let user_id = legacy_ids::format_user_id(self.next_user_number);
+            self.next_user_number = self.next_user_number.saturating_add(1);
+            if self.users.by_legacy_id(&user_id).is_none() {
+                return user_id;
+            }
+        }
     }
 
     /// Inserts a new entry (no entry with this id may exist).

@@ -235,7 +235,8 @@ async fn memberships_show_in_members_and_user_groups() {
         .find(|m| m["value"] == u.id.as_str())
         .unwrap();
     assert_eq!(um["type"], "User");
-    assert_eq!(um["display"], "U Ser");
+    // SAP's v2 API drops `members.display` (domain spec §2.4).
+    assert!(um.get("display").is_none(), "{um}");
     assert_eq!(um["$ref"], format!("https://h/scim/Users/{}", u.id));
     let gm = members
         .iter()
@@ -679,4 +680,140 @@ fn memory_for_100k_users() {
     let mib = (after.saturating_sub(before)) / 1024;
     println!("100k users: +{mib} MiB RSS (total {} MiB)", after / 1024);
     assert!(mib < 200, "{mib} MiB");
+}
+
+fn patch_op(op: PatchOpKind, path: Option<&str>, value: Option<Value>) -> PatchRequest {
+    PatchRequest {
+        operations: vec![PatchOperation {
+            op,
+            path: path.map(str::to_string),
+            value,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn legacy_ids_are_assigned_kept_indexed_and_persisted() {
+    use crate::scim::urn::{SAP_CUSTOM_GROUP, SAP_USER};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, d) = open(dir.path()).await;
+    let a = d
+        .create(Kind::User, user("a"), Origin::ScimV2)
+        .await
+        .unwrap();
+    // A userId sent by the client is readOnly: ignored.
+    let mut b_body = user("b");
+    b_body[SAP_USER] = json!({"userId": "P999999"});
+    let b = d.create(Kind::User, b_body, Origin::ScimV2).await.unwrap();
+    let aj = a.to_json("");
+    assert_eq!(aj[SAP_USER]["userId"], "P000001");
+    assert_eq!(aj[SAP_USER]["userUuid"], a.id.as_str());
+    assert!(aj["schemas"].as_array().unwrap().contains(&json!(SAP_USER)));
+    assert_eq!(b.to_json("")[SAP_USER]["userId"], "P000002");
+    assert_eq!(d.id_for_user_id("P000001"), Some(a.id.clone()));
+    assert_eq!(d.id_for_user_id("P999999"), None);
+
+    // PUT and PATCH never change it; a PATCH that targets it is a mutability error.
+    let replaced = d
+        .replace(Kind::User, &a.id, user("a2"), None, Origin::ScimV2)
+        .await
+        .unwrap();
+    assert_eq!(replaced.to_json("")[SAP_USER]["userId"], "P000001");
+    let removed = d
+        .patch(
+            Kind::User,
+            &a.id,
+            patch_op(PatchOpKind::Remove, Some(SAP_USER), None),
+            None,
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed.to_json("")[SAP_USER]["userId"], "P000001");
+    let err = d
+        .patch(
+            Kind::User,
+            &a.id,
+            patch_op(
+                PatchOpKind::Replace,
+                Some(&format!("{SAP_USER}:userId")),
+                Some(json!("P000009")),
+            ),
+            None,
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 400);
+    assert_eq!(d.id_for_user_id("P000001"), Some(a.id.clone()));
+
+    // Groups: a 24-character legacy id, the custom name defaulting to displayName, unique.
+    let g = d
+        .create(
+            Kind::Group,
+            json!({"displayName": "Admins"}),
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap();
+    let gj = g.to_json("");
+    let additional = gj[SAP_CUSTOM_GROUP]["additionalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(additional.len(), 24);
+    assert!(
+        additional
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+    );
+    assert_eq!(gj[SAP_CUSTOM_GROUP]["name"], "Admins");
+    assert_eq!(
+        d.id_for_group_additional_id(&additional),
+        Some(g.id.clone())
+    );
+    let err = d
+        .create(
+            Kind::Group,
+            json!({"displayName": "Other", SAP_CUSTOM_GROUP: {"name": "ADMINS"}}),
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 409);
+    let g2 = d
+        .replace(
+            Kind::Group,
+            &g.id,
+            json!({"displayName": "Admins 2"}),
+            None,
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        g2.to_json("")[SAP_CUSTOM_GROUP]["additionalId"],
+        additional.as_str()
+    );
+    // Deleting frees the legacy id's index entry.
+    d.delete(Kind::User, &b.id, None, Origin::ScimV2)
+        .await
+        .unwrap();
+    assert_eq!(d.id_for_user_id("P000002"), None);
+
+    // After a restart the indexes are rebuilt and the sequence goes on after the stored max.
+    drop(d);
+    drop(store);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (_store, d) = open(dir.path()).await;
+    assert_eq!(d.id_for_user_id("P000001"), Some(a.id.clone()));
+    assert_eq!(
+        d.id_for_group_additional_id(&additional),
+        Some(g.id.clone())
+    );
+    let c = d
+        .create(Kind::User, user("c"), Origin::ScimV2)
+        .await
+        .unwrap();
+    assert_eq!(c.to_json("")[SAP_USER]["userId"], "P000002");
 }

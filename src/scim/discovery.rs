@@ -237,7 +237,8 @@ mod tests {
             .resolve(Some(urn::SAP_GROUP), "children")
             .unwrap()
             .attribute;
-        assert_eq!(children.returned, Returned::Request);
+        // Deviation from SAP (returned: request), see the schema's description.
+        assert_eq!(children.returned, Returned::Default);
         let external = reg
             .group
             .resolve(Some(urn::SAP_GROUP), "externalName")

@@ -8,8 +8,9 @@
 //!   only when every operation and the final checks succeed.
 //! - Attribute names are stored in the schema's spelling; extension attributes live under
 //!   their URN key; `null`, empty arrays and empty objects are removed (unassigned).
-//! - readOnly attributes are never changed (400 `mutability`), immutable attributes keep an
-//!   existing value, required attributes are never removed.
+//! - readOnly attributes are never changed (400 `mutability`), an immutable attribute's
+//!   assigned value is never changed to another value (it may be removed: unassigning is not a
+//!   change of value), required attributes are never removed.
 //! - At most one value of a multi-valued attribute is `primary`.
 
 use serde_json::{Map, Value};
@@ -189,7 +190,8 @@ fn apply_operation(
 
 /// An add/replace without path (or with an extension URN as path): every key of the value
 /// object is a path (`name.givenName`, `urn:...:User:employeeNumber`, an extension URN with
-/// an object of its attributes). `schemas` and `meta` keys are ignored; readOnly attributes
+/// an object of its attributes). `schemas` keys are ignored (clients serialise extension
+/// objects with their own `schemas`), and so is `meta` without path; readOnly attributes
 /// sent with their current value (Okta sends `id`) are ignored.
 fn apply_object(
     work: &mut Value,
@@ -204,8 +206,11 @@ fn apply_object(
         ));
     };
     for (key, v) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         if ext.is_none() {
-            if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("meta") {
+            if key.eq_ignore_ascii_case("meta") {
                 continue;
             }
             if let Some(schema) = rt.extension(key) {
@@ -812,7 +817,8 @@ fn is_unassigned(v: &Value) -> bool {
     }
 }
 
-/// Required attributes stay present, immutable attributes keep an existing value.
+/// Required attributes stay present; an immutable attribute's assigned value is not changed to
+/// another one (removing it is allowed).
 fn check_invariants(before: &Value, after: &Value, rt: &ResourceType) -> Result<(), ScimError> {
     for schema in rt.schemas() {
         let ext = (schema.id != rt.schema.id).then_some(schema.id.as_str());
@@ -829,7 +835,11 @@ fn check_invariants(before: &Value, after: &Value, rt: &ResourceType) -> Result<
                     attribute.name
                 )));
             }
-            if attribute.mutability == Mutability::Immutable && old.is_some() && old != new {
+            if attribute.mutability == Mutability::Immutable
+                && old.is_some()
+                && new.is_some()
+                && old != new
+            {
                 return Err(ScimError::mutability(format!(
                     "immutable attribute '{}' cannot be changed",
                     attribute.name
@@ -1228,7 +1238,7 @@ mod tests {
                 "{ops}"
             );
         }
-        // Immutable: may be set once, never changed or removed.
+        // Immutable: may be set once and removed, never changed to another value.
         let r = patch(
             &bob(),
             json!([{"op": "add", "path": "badgeId", "value": "B1"}]),
@@ -1242,15 +1252,18 @@ mod tests {
             )
             .is_ok()
         );
-        for ops in [
-            json!([{"op": "replace", "path": "badgeId", "value": "B2"}]),
-            json!([{"op": "remove", "path": "badgeId"}]),
-        ] {
-            assert_eq!(
-                kind(patch(&r, ops).unwrap_err()),
-                Some(ScimType::Mutability)
-            );
-        }
+        assert_eq!(
+            kind(
+                patch(
+                    &r,
+                    json!([{"op": "replace", "path": "badgeId", "value": "B2"}])
+                )
+                .unwrap_err()
+            ),
+            Some(ScimType::Mutability)
+        );
+        let removed = patch(&r, json!([{"op": "remove", "path": "badgeId"}])).unwrap();
+        assert!(removed.get("badgeId").is_none());
         // readOnly sub-attributes inside values are ignored.
         let r = patch(
             &bob(),
@@ -1363,5 +1376,46 @@ mod tests {
             {"op": "replace", "path": "userName", "value": ""}]));
         assert!(apply_patch(&mut r, &req, &user_type()).is_err());
         assert_eq!(r, before);
+    }
+
+    #[test]
+    fn extension_path_values_may_carry_their_own_schemas() {
+        // Clients serialise an extension object with its `schemas` (scim2-models does).
+        for op in ["add", "replace"] {
+            let r = patch(
+                &bob(),
+                json!([{"op": op, "path": ENT,
+                    "value": {"schemas": [ENT], "employeeNumber": "42"}}]),
+            )
+            .unwrap();
+            assert_eq!(r[ENT], json!({"employeeNumber": "42"}), "{op}");
+        }
+    }
+
+    #[test]
+    fn removing_an_extension_with_an_immutable_attribute_unassigns_it() {
+        let rt = &crate::scim::schema::SchemaRegistry::get().group;
+        let group = json!({"displayName": "G", "schemas": [urn::GROUP, urn::SAP_GROUP],
+            urn::SAP_GROUP: {"applicationId": "app", "externalName": "ext-1"}});
+        let mut removed = group.clone();
+        apply_patch(
+            &mut removed,
+            &request(json!([{"op": "remove", "path": urn::SAP_GROUP}])),
+            rt,
+        )
+        .unwrap();
+        assert!(removed.get(urn::SAP_GROUP).is_none(), "{removed}");
+        assert_eq!(removed["schemas"], json!([urn::GROUP]));
+        // Changing the assigned value to another one stays a mutability error.
+        let path = format!("{}:externalName", urn::SAP_GROUP);
+        let mut changed = group.clone();
+        let err = apply_patch(
+            &mut changed,
+            &request(json!([{"op": "replace", "path": path, "value": "ext-2"}])),
+            rt,
+        )
+        .unwrap_err();
+        assert_eq!(err.scim_type, Some(ScimType::Mutability));
+        assert_eq!(changed, group);
     }
 }

@@ -425,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn excluded_members_on_groups_and_children_only_on_request() {
+    fn excluded_members_on_groups_and_children_by_default() {
         let rt = &SchemaRegistry::get().group;
         let group = json!({
             "schemas": [urn::GROUP, urn::SAP_GROUP],
@@ -444,7 +444,8 @@ mod tests {
                 "schemas": [urn::GROUP, urn::SAP_GROUP],
                 "id": "g-1",
                 "displayName": "Admins",
-                urn::SAP_GROUP: {"type": "userGroup"},
+                // `children` is `returned: default` in idrelay (SAP: on request only).
+                urn::SAP_GROUP: {"type": "userGroup", "children": [{"value": "g-2"}]},
                 "meta": {"resourceType": "Group"}
             })
         );

@@ -598,7 +598,8 @@ fn check_custom_attribute_names(map: &Map<String, Value>) -> Result<(), ScimErro
 }
 
 /// Checks that a replacement does not change `immutable` attributes that already have a value
-/// (RFC 7644 §3.5.1). Leaving such an attribute out of the replacement counts as a change.
+/// to another value (RFC 7644 §3.5.1: input values must match). Leaving such an attribute out
+/// of the replacement unassigns it, which is allowed (it is not a change to another value).
 /// Immutable sub-attributes of multi-valued attributes (`members.value`) are not checked here:
 /// values may be added and removed, and there is no identity to compare them by.
 pub fn check_immutable(old: &Value, new: &Value, rt: &ResourceType) -> Result<(), ScimError> {
@@ -622,7 +623,7 @@ pub fn check_immutable(old: &Value, new: &Value, rt: &ResourceType) -> Result<()
             };
             let name = label(schema, is_core, &attr.name);
             if attr.mutability == Mutability::Immutable {
-                if !new_v.is_some_and(|n| values_equal(attr, old_v, n)) {
+                if new_v.is_some_and(|n| !values_equal(attr, old_v, n)) {
                     return Err(ScimError::mutability(format!(
                         "attribute '{name}' is immutable and cannot be changed"
                     )));
@@ -639,8 +640,10 @@ pub fn check_immutable(old: &Value, new: &Value, rt: &ResourceType) -> Result<()
                 let Some(old_s) = get_ci(old_v, &sub.name).filter(|v| !v.is_null()) else {
                     continue;
                 };
-                let new_s = new_v.and_then(|n| get_ci(n, &sub.name));
-                if !new_s.is_some_and(|n| values_equal(sub, old_s, n)) {
+                let new_s = new_v
+                    .and_then(|n| get_ci(n, &sub.name))
+                    .filter(|v| !v.is_null());
+                if new_s.is_some_and(|n| !values_equal(sub, old_s, n)) {
                     return Err(ScimError::mutability(format!(
                         "attribute '{name}.{}' is immutable and cannot be changed",
                         sub.name
@@ -946,8 +949,9 @@ mod tests {
         let err = check_immutable(&old, &changed, rt).unwrap_err();
         assert_eq!(err.scim_type, Some(ScimType::Mutability));
         assert!(err.detail.contains("externalName"));
+        // Leaving it out unassigns it: allowed.
         let dropped = json!({"displayName": "A"});
-        assert!(check_immutable(&old, &dropped, rt).is_err());
+        assert!(check_immutable(&old, &dropped, rt).is_ok());
         // No value before: setting one is allowed.
         assert!(check_immutable(&json!({"displayName": "A"}), &changed, rt).is_ok());
     }
