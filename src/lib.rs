@@ -7,6 +7,8 @@
 //! - [`files`]: the files driver (`idrelay serve --config DIR`).
 //! - [`scim`]: the SCIM protocol library (schemas, filters, PATCH, paging, errors). No I/O.
 //! - [`directory`]: the per-tenant identity directory and its SCIM handlers.
+//! - [`provisioning`]: the real-time provisioning API, rate limit, real-time logs and the
+//!   transformation engine.
 //! - [`auth`]: technical admins, secrets, permissions, OAuth tokens.
 //! - [`store`]: persistence (SQLite) with group commit.
 //! - [`server`]: HTTP(S) listener, tenant routing, TLS, admin endpoints.
@@ -16,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod directory;
 pub mod files;
+pub mod provisioning;
 pub mod reconcile;
 pub mod runtime;
 pub mod scim;

@@ -1,5 +1,6 @@
 //! The `idrelay` command line: `serve` (the files driver with the embedded runtime), `crds`
-//! (print the CRD YAML) and `get` (a kubectl-like table from a running instance's `GET /status`).
+//! (print the CRD YAML), `get` (a kubectl-like table from a running instance's `GET /status`)
+//! and `logs` (the real-time provisioning logs of a tenant).
 //!
 //! This is the edge of the program: errors are `anyhow` here and nowhere else; logging goes
 //! through `tracing` filtered by `RUST_LOG` (default `info`).
@@ -37,6 +38,8 @@ enum Command {
     Crds,
     /// Print a kubectl-like table of resources from a running instance.
     Get(GetArgs),
+    /// Print the real-time provisioning logs of a tenant from a running instance.
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +81,72 @@ struct GetArgs {
     admin: String,
 }
 
+#[derive(Debug, Args)]
+struct LogsArgs {
+    /// The tenant name.
+    #[arg(long)]
+    tenant: String,
+    /// Base URL of the tenant listener (the logs are read from
+    /// `URL/tenants/TENANT/ipsproxy/service/api/v1/logs/realtime`).
+    #[arg(long, value_name = "URL", default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// Client id of a technical admin holding ManageTenantConfiguration or
+    /// AccessRealTimeProvisioningAPI.
+    #[arg(long, env = "IDRELAY_CLIENT_ID")]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, env = "IDRELAY_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: String,
+    /// Finished Successfully / Finished with Error (or success / error).
+    #[arg(long)]
+    status: Option<String>,
+    /// user or group.
+    #[arg(long)]
+    entity_type: Option<String>,
+    /// Source system id or display name.
+    #[arg(long)]
+    source_system: Option<String>,
+    /// Entity id in the source or the target.
+    #[arg(long)]
+    entity_id: Option<String>,
+    /// At most this many entries (1..=1000, default 100), newest first.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Do not verify the listener's certificate (a local self-signed instance).
+    #[arg(long)]
+    insecure: bool,
+    /// Print the JSON answer instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Base URL of the tenant listener (the file goes to `URL/tenants/TENANT/import/users`).
+    #[arg(long, value_name = "URL", default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// The tenant name.
+    #[arg(long)]
+    tenant: String,
+    /// Client id of a technical admin holding ManageUsers.
+    #[arg(long, env = "IDRELAY_CLIENT_ID")]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, env = "IDRELAY_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: String,
+    /// Do not verify the listener's certificate (a local self-signed instance).
+    #[arg(long)]
+    insecure: bool,
+    /// application or full (default: detected from the header).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Rows per upload of a full-profile file.
+    #[arg(long, value_name = "N", default_value_t = idrelay::directory::csv_import::client::DEFAULT_CHUNK_ROWS)]
+    chunk_rows: usize,
+    /// The CSV file.
+    file: PathBuf,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -87,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Get(args) => get(args).await,
+        Command::Logs(args) => logs(args).await,
         Command::Serve(args) => {
             init_tracing();
             serve(args).await
@@ -123,6 +193,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("opening the runtime in {}", data_dir.display()))?;
     tracing::info!(data_dir = %data_dir.display(), "runtime opened");
+    // Real-time log retention: prunes now and hourly for as long as the process runs.
+    let _retention = idrelay::provisioning::logs::spawn_retention(Arc::clone(&runtime));
 
     let status = driver.status();
     let apply = {
@@ -291,5 +363,105 @@ async fn get(args: GetArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("GET {url}: not JSON"))?;
     print!("{}", render(&status, filter, jiff::Timestamp::now()));
+    Ok(())
+}
+
+async fn logs(args: LogsArgs) -> anyhow::Result<()> {
+    // reqwest is built without a default crypto provider; install ring for https URLs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(args.insecure)
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!(
+        "{}/tenants/{}{}",
+        args.url.trim_end_matches('/'),
+        args.tenant,
+        idrelay::provisioning::logs::LOGS_PATH
+    );
+    let mut query: Vec<(&str, String)> = Vec::new();
+    for (name, value) in [
+        ("status", &args.status),
+        ("entityType", &args.entity_type),
+        ("sourceSystem", &args.source_system),
+        ("entityId", &args.entity_id),
+    ] {
+        if let Some(value) = value {
+            query.push((name, value.clone()));
+        }
+    }
+    if let Some(limit) = args.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    let response = client
+        .get(&url)
+        .query(&query)
+        .basic_auth(&args.client_id, Some(&args.client_secret))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let code = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("GET {url}: HTTP {code}, not JSON"))?;
+    if !code.is_success() {
+        let detail = body["detail"].as_str().unwrap_or("");
+        bail!("GET {url}: HTTP {code}: {detail}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        print!("{}", idrelay::provisioning::logs::render_table(&body));
+    }
+    Ok(())
+}
+
+/// `idrelay import`: checks the file locally, uploads it in chunks with a progress bar, prints
+/// the summary and the failed rows; exits with 1 when a row failed.
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use idrelay::directory::csv_import::{Format, client};
+    let format = args.format.as_deref().map(Format::parse).transpose()?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let rows = client::record_count(&bytes, format)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", args.file.display()))?;
+    let importer = client::ImportClient::new(
+        &args.url,
+        &args.tenant,
+        &args.client_id,
+        &args.client_secret,
+        args.insecure,
+    )?;
+    let bar = indicatif::ProgressBar::new(rows as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = importer
+        .import_file(&bytes, format, args.chunk_rows, |n| bar.inc(n as u64))
+        .await;
+    bar.finish_and_clear();
+    let report = report?;
+    println!("{}", report.summary);
+    println!(
+        "created: {}, updated: {}, failed: {}",
+        report.created, report.updated, report.failed
+    );
+    for row in report.failed_rows() {
+        let column = row
+            .column
+            .as_deref()
+            .map(|c| format!(", column {c}"))
+            .unwrap_or_default();
+        println!(
+            "row {}{column}: {}",
+            row.row,
+            row.reason.as_deref().unwrap_or("failed")
+        );
+    }
+    if report.failed > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }

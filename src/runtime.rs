@@ -52,6 +52,8 @@ pub struct Runtime {
     /// Every directory opened so far, also of tenants no longer configured (their data stays
     /// in the store; a tenant that comes back is served from the same state).
     opened: tokio::sync::Mutex<BTreeMap<String, Arc<Directory>>>,
+    /// Woken after new deliveries are committed (the delivery engine waits on it).
+    delivery_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Runtime {
@@ -71,6 +73,7 @@ impl Runtime {
                 hosts: HashMap::new(),
             }),
             opened: tokio::sync::Mutex::new(BTreeMap::new()),
+            delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 
@@ -129,6 +132,22 @@ impl Runtime {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The writer task (group commit) every store write goes through.
+    pub fn writer(&self) -> &WriterHandle {
+        &self.writer
+    }
+
+    /// Tells the delivery engine that new deliveries were committed (a stored permit when it
+    /// is not waiting, so no wake-up is lost).
+    pub fn notify_delivery(&self) {
+        self.delivery_wakeup.notify_one();
+    }
+
+    /// What the delivery engine waits on between polls (see [`Runtime::notify_delivery`]).
+    pub fn delivery_wakeup(&self) -> &Arc<tokio::sync::Notify> {
+        &self.delivery_wakeup
     }
 }
 

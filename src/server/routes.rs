@@ -1,5 +1,6 @@
 //! The tenant-facing application: tenant routing in front of the routers, the tenant router
-//! (`/oauth2/token`, `/scim`), the request body limit and `/healthz`.
+//! (`/oauth2/token`, `/scim`, the real-time provisioning API and its logs under `/ipsproxy`),
+//! the request body limit and `/healthz`.
 //!
 //! Invariants: tenant resolution ([`route_tenant`]) runs before routing (a `map_request`
 //! around the router, not a router layer, so the rewritten URI is what gets routed); every
@@ -61,7 +62,10 @@ pub fn app(runtime: Arc<Runtime>, options: AppOptions) -> Router {
 /// The routes of one tenant, relative to its base (`/tenants/{name}` or a tenant host's root).
 pub fn tenant_router() -> Router<Arc<Runtime>> {
     let router = Router::new().route("/oauth2/token", post(token_handler));
-    router.nest("/scim", crate::directory::scim_v2::router())
+    router
+        .nest("/scim", crate::directory::scim_v2::router())
+        .merge(crate::provisioning::realtime_api::router())
+        .merge(crate::provisioning::logs::router())
 }
 
 async fn require_tenant(request: Request, next: Next) -> Response {

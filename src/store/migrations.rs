@@ -9,11 +9,18 @@ use sqlx::{Connection, Row, SqliteConnection};
 use super::StoreError;
 
 /// `(version, name, SQL)` in ascending version order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "directory",
-    include_str!("../../migrations/0001_directory.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "directory",
+        include_str!("../../migrations/0001_directory.sql"),
+    ),
+    (
+        2,
+        "provisioning",
+        include_str!("../../migrations/0002_provisioning.sql"),
+    ),
+];
 
 /// Applies every pending migration in one transaction.
 pub async fn apply(conn: &mut SqliteConnection) -> Result<Vec<i64>, StoreError> {

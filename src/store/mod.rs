@@ -9,6 +9,7 @@
 //! - Errors never carry resource bodies or secrets, only what failed.
 
 mod migrations;
+mod provisioning;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,11 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row, SqliteConnection};
 
 pub use migrations::MIGRATIONS;
+pub use provisioning::{
+    DeliveryStatus, EventOperation, EventSeq, IdMappingRow, LogDetail, LogStatus, PendingDelivery,
+    ProvisioningEvent, RealtimeLogEntry, RealtimeLogFilter, RealtimeLogRecord, SystemRole,
+    entity_type_str, parse_entity_type,
+};
 pub use rows::{
     ChangeRecord, Operation, RowWrite, StoredMembership, StoredResource, TenantRows,
     format_timestamp,
@@ -86,6 +92,8 @@ struct StoreInner {
     /// Read connections (loading tenants, reading the change log).
     readers: SqlitePool,
     counters: Arc<Counters>,
+    /// Allocates real-time event sequence numbers (seeded from the store at open).
+    event_seq: EventSeq,
 }
 
 impl Store {
@@ -118,12 +126,14 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::sql("open read connections"))?;
+        let event_seq = EventSeq::starting_after(provisioning::last_event_seq(&readers).await?);
         Ok(Store {
             inner: Arc::new(StoreInner {
                 data_dir: data_dir.to_path_buf(),
                 options,
                 readers,
                 counters: Arc::new(Counters::default()),
+                event_seq,
             }),
         })
     }
@@ -196,6 +206,193 @@ impl Store {
         })
     }
 
+    /// The allocator of real-time event sequence numbers (`RowWrite::AcceptEvent`'s
+    /// `event.seq`). Use it inside a writer job so numbers ascend in commit order.
+    pub fn event_seq(&self) -> &EventSeq {
+        &self.inner.event_seq
+    }
+
+    /// Pending deliveries (of every tenant), oldest (`seq`) first, at most `limit`, each
+    /// joined with its event.
+    pub async fn pending_deliveries(&self, limit: u32) -> Result<Vec<PendingDelivery>, StoreError> {
+        self.pending_deliveries_after(0, limit).await
+    }
+
+    /// Pending deliveries with `seq > after_seq`, oldest first, at most `limit` (paging).
+    pub async fn pending_deliveries_after(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.seq, d.tenant, d.target_system_id, d.event_seq, d.entity_type, d.entity_id,
+                    d.attempts, d.next_attempt_at, e.source_system_id, e.operation, e.payload,
+                    e.accepted_at
+               FROM deliveries d JOIN provisioning_events e ON e.seq = d.event_seq
+              WHERE d.state = 'pending' AND d.seq > ?
+              ORDER BY d.seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read pending deliveries"))?;
+        rows.iter()
+            .map(provisioning::pending_delivery_row)
+            .collect()
+    }
+
+    /// The target id of `source_id` in `target_system_id`, if mapped.
+    pub async fn id_mapping(
+        &self,
+        tenant: &str,
+        target_system_id: &str,
+        entity_type: Kind,
+        source_id: &str,
+    ) -> Result<Option<IdMappingRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT target_id, existed_before FROM id_mappings
+              WHERE tenant = ? AND target_system_id = ? AND entity_type = ? AND source_id = ?",
+        )
+        .bind(tenant)
+        .bind(target_system_id)
+        .bind(entity_type_str(entity_type))
+        .bind(source_id)
+        .fetch_optional(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read an id mapping"))?;
+        row.map(|row| {
+            let read = StoreError::sql("read an id mapping");
+            Ok(IdMappingRow {
+                target_id: row
+                    .try_get("target_id")
+                    .map_err(StoreError::sql("read an id mapping"))?,
+                existed_before: row.try_get::<i64, _>("existed_before").map_err(read)? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// `(pending, delivered, failed)` delivery counts of one target system.
+    pub async fn delivery_counters(
+        &self,
+        tenant: &str,
+        target_system_id: &str,
+    ) -> Result<(u64, u64, u64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM deliveries
+              WHERE tenant = ? AND target_system_id = ? GROUP BY state",
+        )
+        .bind(tenant)
+        .bind(target_system_id)
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("count deliveries"))?;
+        let mut counts = (0u64, 0u64, 0u64);
+        for row in &rows {
+            let state: String = row
+                .try_get("state")
+                .map_err(StoreError::sql("count deliveries"))?;
+            let n: i64 = row
+                .try_get("n")
+                .map_err(StoreError::sql("count deliveries"))?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match DeliveryStatus::parse(&state) {
+                Some(DeliveryStatus::Pending) => counts.0 += n,
+                Some(DeliveryStatus::Delivered) => counts.1 += n,
+                Some(DeliveryStatus::Failed) => counts.2 += n,
+                Some(DeliveryStatus::Superseded) => {}
+                None => {
+                    return Err(StoreError::Corrupt {
+                        table: "deliveries",
+                        detail: format!("state {state:?}"),
+                    });
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The deliveries of one event: `(target system id, state)` in delivery order.
+    pub async fn deliveries_of_event(
+        &self,
+        event_seq: i64,
+    ) -> Result<Vec<(String, DeliveryStatus)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT target_system_id, state FROM deliveries WHERE event_seq = ? ORDER BY seq",
+        )
+        .bind(event_seq)
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read the deliveries of an event"))?;
+        rows.iter()
+            .map(|row| {
+                let target: String = row
+                    .try_get("target_system_id")
+                    .map_err(StoreError::sql("read a delivery"))?;
+                let state: String = row
+                    .try_get("state")
+                    .map_err(StoreError::sql("read a delivery"))?;
+                let state = DeliveryStatus::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                    table: "deliveries",
+                    detail: format!("state {state:?}"),
+                })?;
+                Ok((target, state))
+            })
+            .collect()
+    }
+
+    /// Real-time events of `tenant` with `seq > after`, oldest first, at most `limit`.
+    pub async fn provisioning_events(
+        &self,
+        tenant: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, tenant, source_system_id, entity_type, entity_id, operation, payload,
+                    accepted_at
+               FROM provisioning_events WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read provisioning events"))?;
+        rows.iter().map(provisioning::event_row).collect()
+    }
+
+    /// Real-time log entries of `tenant` matching `filter`, newest first, at most `limit`.
+    pub async fn realtime_logs(
+        &self,
+        tenant: &str,
+        filter: &RealtimeLogFilter,
+        limit: u32,
+    ) -> Result<Vec<RealtimeLogRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, started_at, source_system, source_system_name, entity_type,
+                    entity_id_source, entity_id_target, status, message, details, content
+               FROM realtime_logs
+              WHERE tenant = ?1
+                AND (?2 IS NULL OR status = ?2)
+                AND (?3 IS NULL OR entity_type = ?3)
+                AND (?4 IS NULL OR source_system = ?4 OR source_system_name = ?4)
+                AND (?5 IS NULL OR entity_id_source = ?5 OR entity_id_target = ?5)
+              ORDER BY started_at DESC, id DESC LIMIT ?6",
+        )
+        .bind(tenant)
+        .bind(filter.status.map(LogStatus::as_str))
+        .bind(filter.entity_type.map(entity_type_str))
+        .bind(filter.source_system.as_deref())
+        .bind(filter.entity_id.as_deref())
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(StoreError::sql("read real-time logs"))?;
+        rows.iter().map(provisioning::log_row).collect()
+    }
+
     /// Change records of `tenant` with `seq > after`, oldest first, at most `limit`.
     pub async fn changes(
         &self,
@@ -246,6 +443,15 @@ impl WriteConnection {
 
 async fn apply_write(conn: &mut SqliteConnection, write: &RowWrite) -> Result<(), StoreError> {
     match write {
+        RowWrite::AcceptEvent { .. }
+        | RowWrite::DeliveryState { .. }
+        | RowWrite::SupersedeDeliveries { .. }
+        | RowWrite::IdMapping { .. }
+        | RowWrite::DeleteIdMapping { .. }
+        | RowWrite::RealtimeLog(_)
+        | RowWrite::PruneRealtimeLogs { .. } => {
+            return provisioning::apply(conn, write).await.unwrap_or(Ok(()));
+        }
         RowWrite::Upsert {
             tenant,
             kind,

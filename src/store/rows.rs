@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::provisioning::{DeliveryStatus, ProvisioningEvent, RealtimeLogEntry};
 use crate::directory::{Kind, Origin};
 
 /// What a change record says happened to the entity.
@@ -79,6 +80,55 @@ pub enum RowWrite {
         at: Timestamp,
         /// The stored body after the change; `None` for deletes.
         body: Option<Arc<str>>,
+    },
+    /// Insert a real-time event and one `pending` delivery row per target system id in
+    /// `targets` (all referencing `event.seq`).
+    AcceptEvent {
+        event: ProvisioningEvent,
+        targets: Vec<Arc<str>>,
+    },
+    /// Set the state of delivery `seq` (after an attempt).
+    DeliveryState {
+        seq: i64,
+        state: DeliveryStatus,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        last_error: Option<Arc<str>>,
+        updated_at: Timestamp,
+    },
+    /// Mark every `pending` delivery of the entity to the target with `seq < up_to_seq` as
+    /// `superseded` (coalescing: only the delivery `up_to_seq` is sent).
+    SupersedeDeliveries {
+        tenant: Arc<str>,
+        target_system_id: Arc<str>,
+        entity_type: Kind,
+        entity_id: Arc<str>,
+        up_to_seq: i64,
+        updated_at: Timestamp,
+    },
+    /// Insert or replace the target id of a source entity in a target system.
+    IdMapping {
+        tenant: Arc<str>,
+        target_system_id: Arc<str>,
+        entity_type: Kind,
+        source_id: Arc<str>,
+        target_id: Arc<str>,
+        existed_before: bool,
+    },
+    DeleteIdMapping {
+        tenant: Arc<str>,
+        target_system_id: Arc<str>,
+        entity_type: Kind,
+        source_id: Arc<str>,
+    },
+    /// Append a real-time log entry.
+    RealtimeLog(Box<RealtimeLogEntry>),
+    /// Delete the tenant's real-time log entries started before `before`, of one source
+    /// system (`Some(id)`) or of all (`None`).
+    PruneRealtimeLogs {
+        tenant: Arc<str>,
+        source_system: Option<Arc<str>>,
+        before: Timestamp,
     },
 }
 

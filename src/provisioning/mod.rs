@@ -1,0 +1,7 @@
+//! The provisioning service (architecture §2, §4.1): the real-time provisioning API that
+//! accepts events, its per-tenant rate limit, the real-time logs, and the transformation
+//! engine. Delivery of accepted events to target systems lives in [`crate::delivery`].
+
+pub mod logs;
+pub mod rate_limit;
+pub mod realtime_api;
