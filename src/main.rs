@@ -36,6 +36,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print the CustomResourceDefinitions (YAML).
     Crds,
+    /// Import users from a CSV file (application-level or full-profile format) into a tenant.
+    Import(ImportArgs),
     /// Print a kubectl-like table of resources from a running instance.
     Get(GetArgs),
     /// Print the real-time provisioning logs of a tenant from a running instance.
@@ -156,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Get(args) => get(args).await,
+        Command::Import(args) => import(args).await,
         Command::Logs(args) => logs(args).await,
         Command::Serve(args) => {
             init_tracing();
@@ -422,8 +425,8 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
     use idrelay::directory::csv_import::{Format, client};
     let format = args.format.as_deref().map(Format::parse).transpose()?;
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let rows = client::record_count(&bytes, format)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", args.file.display()))?;
     let importer = client::ImportClient::new(

@@ -10,6 +10,7 @@
 use std::fmt;
 
 mod bulk;
+pub mod csv_import;
 pub mod legacy_ids;
 mod ops;
 mod query;

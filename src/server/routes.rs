@@ -61,7 +61,12 @@ pub fn app(runtime: Arc<Runtime>, options: AppOptions) -> Router {
 
 /// The routes of one tenant, relative to its base (`/tenants/{name}` or a tenant host's root).
 pub fn tenant_router() -> Router<Arc<Runtime>> {
-    let router = Router::new().route("/oauth2/token", post(token_handler));
+    let router = Router::new()
+        .route("/oauth2/token", post(token_handler))
+        .route(
+            "/import/users",
+            post(crate::directory::csv_import::http::import_users),
+        );
     router
         .nest("/scim", crate::directory::scim_v2::router())
         .merge(crate::provisioning::realtime_api::router())
