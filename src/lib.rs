@@ -7,6 +7,8 @@
 //! - [`files`]: the files driver (`idrelay serve --config DIR`).
 //! - [`scim`]: the SCIM protocol library (schemas, filters, PATCH, paging, errors). No I/O.
 //! - [`directory`]: the per-tenant identity directory and its SCIM handlers.
+//! - [`delivery`]: durable delivery of provisioning events to target systems (outbox consumer,
+//!   outbound SCIM client, connection check).
 //! - [`provisioning`]: the real-time provisioning API, rate limit, real-time logs and the
 //!   transformation engine.
 //! - [`auth`]: technical admins, secrets, permissions, OAuth tokens.
@@ -16,6 +18,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod delivery;
 pub mod directory;
 pub mod files;
 pub mod provisioning;
