@@ -381,6 +381,64 @@ mod tests {
         assert_eq!(retention_days(&props(&[(RETENTION_PROPERTY, "x")])), 7);
     }
 
+    fn source(id: &str, retention: Option<&str>) -> Arc<crate::runtime::SourceSystemConfig> {
+        let properties = match retention {
+            Some(days) => props(&[(RETENTION_PROPERTY, days)]),
+            None => props(&[]),
+        };
+        Arc::new(crate::runtime::SourceSystemConfig {
+            resource: format!("default/{id}"),
+            id: id.to_string(),
+            display_name: id.to_string(),
+            system_type: crate::runtime::SystemType::IdentityAuthentication,
+            url: None,
+            auth: crate::runtime::OutboundAuth::None,
+            properties,
+            api_version: 2,
+            transformation: Arc::new(
+                crate::provisioning::transform::Transformation::parse("{}").unwrap(),
+            ),
+            enabled: true,
+        })
+    }
+
+    #[test]
+    fn prune_per_source_retention_and_a_30_day_cap() {
+        let mut tenant = crate::runtime::TenantConfig {
+            name: "acme".into(),
+            ..Default::default()
+        };
+        for (id, days) in [("s7", None), ("s14", Some("14")), ("s30", Some("30"))] {
+            tenant.source_systems.insert(id.into(), source(id, days));
+        }
+        let config = RuntimeConfig {
+            tenants: [("acme".to_string(), tenant)].into_iter().collect(),
+        };
+        let now: Timestamp = "2026-01-31T00:00:00Z".parse().unwrap();
+        let writes: Vec<(Option<String>, String)> = prune_writes(&config, now)
+            .into_iter()
+            .map(|w| match w {
+                RowWrite::PruneRealtimeLogs {
+                    tenant,
+                    source_system,
+                    before,
+                } => {
+                    assert_eq!(&*tenant, "acme");
+                    (source_system.map(|s| s.to_string()), before.to_string())
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            writes,
+            vec![
+                (Some("s14".into()), "2026-01-17T00:00:00Z".into()),
+                (Some("s7".into()), "2026-01-24T00:00:00Z".into()),
+                (None, "2026-01-01T00:00:00Z".into()),
+            ]
+        );
+    }
+
     #[test]
     fn query_parsing() {
         let (filter, limit) = parse_query(&LogQuery::default()).unwrap();
