@@ -5,3 +5,4 @@
 pub mod logs;
 pub mod rate_limit;
 pub mod realtime_api;
+pub mod transform;
