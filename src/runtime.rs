@@ -1,6 +1,7 @@
 //! The running runtime: what the drivers (files, operator) configure and what the HTTP server
-//! serves. It holds the desired configuration (tenants, technical admins) computed by
-//! `reconcile`, the store, and one [`Directory`](crate::directory::Directory) per tenant.
+//! serves. It holds the desired configuration (tenants, technical admins, source and target
+//! systems) computed by `reconcile`, the store, and one
+//! [`Directory`](crate::directory::Directory) per tenant.
 //!
 //! Invariant (architecture §5.4): configuration comes only from the resources; the store holds
 //! data. Applying the same [`RuntimeConfig`] twice is a no-op.
@@ -108,11 +109,13 @@ impl Runtime {
                 hosts.insert(normalize_host(host).to_string(), name.clone());
             }
         }
+        let config = Arc::new(config);
         self.serving.store(Arc::new(Serving {
-            config: Arc::new(config),
+            config: config.clone(),
             directories,
             hosts,
         }));
+        self.delivery.configure(config);
         Ok(())
     }
 
@@ -178,6 +181,144 @@ pub struct TenantConfig {
     pub hosts: Vec<String>,
     /// Technical admins by client id.
     pub admins: BTreeMap<String, AdminConfig>,
+    /// Source systems by system id.
+    pub source_systems: BTreeMap<String, Arc<SourceSystemConfig>>,
+    /// Target systems by target system id.
+    pub target_systems: BTreeMap<String, Arc<TargetSystemConfig>>,
+    /// Real-time API requests per second allowed for the tenant (token bucket, burst = 2 × rate).
+    pub realtime_rate_per_second: u32,
+}
+
+impl Default for TenantConfig {
+    /// An unnamed tenant without hosts, admins or systems, at the default real-time rate.
+    fn default() -> Self {
+        TenantConfig {
+            name: String::new(),
+            hosts: Vec::new(),
+            admins: BTreeMap::new(),
+            source_systems: BTreeMap::new(),
+            target_systems: BTreeMap::new(),
+            realtime_rate_per_second: crate::api::tenant::DEFAULT_REAL_TIME_RATE_LIMIT,
+        }
+    }
+}
+
+impl TenantConfig {
+    /// The enabled target systems connected to source system `source_id`, in id order.
+    pub fn targets_of<'a>(
+        &'a self,
+        source_id: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<TargetSystemConfig>> + 'a {
+        self.target_systems
+            .values()
+            .filter(move |t| t.enabled && t.source_system_ids.iter().any(|s| s == source_id))
+    }
+}
+
+/// The kind of back end a system connects to (`IdentityAuthentication` or `Scim`).
+pub use crate::api::SystemType;
+/// A parsed transformation (the engine of `crate::provisioning::transform`).
+pub use crate::reconcile::transformation::Transformation;
+
+/// A source system as the runtime uses it (real-time API, jobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSystemConfig {
+    /// `namespace/name` of the resource.
+    pub resource: String,
+    /// System id (UUID v5 of `namespace/name` unless `spec.systemId`).
+    pub id: String,
+    pub display_name: String,
+    pub system_type: SystemType,
+    /// `None` for `IdentityAuthentication` = the tenant's own directory.
+    pub url: Option<String>,
+    /// `OutboundAuth::None` for the tenant's own directory.
+    pub auth: OutboundAuth,
+    /// With defaults filled (`ias.api.version` = `2`, …).
+    pub properties: BTreeMap<String, String>,
+    /// 1 or 2 (from `ias.api.version`; 2 for SCIM systems).
+    pub api_version: u8,
+    /// Parsed; the default transformation when the spec has none.
+    pub transformation: Arc<Transformation>,
+    pub enabled: bool,
+}
+
+/// A target system as the delivery engine uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSystemConfig {
+    /// `namespace/name` of the resource.
+    pub resource: String,
+    /// Target system id (UUID v5 of `namespace/name/target`).
+    pub id: String,
+    pub display_name: String,
+    /// Ids of the connected source systems that exist in the tenant.
+    pub source_system_ids: Vec<String>,
+    pub system_type: SystemType,
+    /// Base URL of the SCIM API (`/Users`, `/Groups` are appended).
+    pub url: String,
+    pub auth: OutboundAuth,
+    /// With defaults filled.
+    pub properties: BTreeMap<String, String>,
+    /// 1 or 2 (from `ias.api.version`; 2 for SCIM systems).
+    pub api_version: u8,
+    /// Parsed; the default transformation when the spec has none.
+    pub transformation: Arc<Transformation>,
+    pub enabled: bool,
+}
+
+/// Resolved outbound credentials (from Secret references). `Debug` never shows a secret.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum OutboundAuth {
+    /// No authentication (the tenant's own directory).
+    #[default]
+    None,
+    Basic {
+        username: String,
+        password: String,
+    },
+    BearerToken {
+        token: String,
+    },
+    OAuthClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+    },
+    ClientCertificate {
+        certificate_pem: String,
+        private_key_pem: String,
+    },
+}
+
+impl std::fmt::Debug for OutboundAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const R: &str = "<redacted>";
+        match self {
+            OutboundAuth::None => f.write_str("None"),
+            OutboundAuth::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &R)
+                .finish(),
+            OutboundAuth::BearerToken { .. } => {
+                f.debug_struct("BearerToken").field("token", &R).finish()
+            }
+            OutboundAuth::OAuthClientCredentials {
+                token_url,
+                client_id,
+                ..
+            } => f
+                .debug_struct("OAuthClientCredentials")
+                .field("token_url", token_url)
+                .field("client_id", client_id)
+                .field("client_secret", &R)
+                .finish(),
+            OutboundAuth::ClientCertificate { .. } => f
+                .debug_struct("ClientCertificate")
+                .field("certificate_pem", &R)
+                .field("private_key_pem", &R)
+                .finish(),
+        }
+    }
 }
 
 /// A technical administrator as the runtime authenticates it.
@@ -236,7 +377,7 @@ mod tests {
         let config = TenantConfig {
             name: name.to_string(),
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            admins: BTreeMap::new(),
+            ..TenantConfig::default()
         };
         (name.to_string(), config)
     }
@@ -245,6 +386,33 @@ mod tests {
         RuntimeConfig {
             tenants: tenants.iter().map(|(n, h)| tenant(n, h)).collect(),
         }
+    }
+
+    #[test]
+    fn outbound_auth_debug_redacts() {
+        let all = [
+            OutboundAuth::Basic {
+                username: "u".into(),
+                password: "hunter2".into(),
+            },
+            OutboundAuth::BearerToken {
+                token: "hunter2".into(),
+            },
+            OutboundAuth::OAuthClientCredentials {
+                token_url: "https://t".into(),
+                client_id: "c".into(),
+                client_secret: "hunter2".into(),
+            },
+            OutboundAuth::ClientCertificate {
+                certificate_pem: "hunter2".into(),
+                private_key_pem: "hunter2".into(),
+            },
+        ];
+        for a in all {
+            let d = format!("{a:?}");
+            assert!(!d.contains("hunter2") && d.contains("<redacted>"), "{d}");
+        }
+        assert_eq!(TenantConfig::default().realtime_rate_per_second, 200);
     }
 
     #[test]

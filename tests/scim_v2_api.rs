@@ -53,6 +53,7 @@ fn config() -> RuntimeConfig {
             admin(READER, &[Permission::ReadUsers]),
             admin(USERS_ONLY, &[Permission::ManageUsers]),
         ]),
+        ..TenantConfig::default()
     };
     RuntimeConfig {
         tenants: BTreeMap::from([("acme".to_string(), acme)]),

@@ -5,11 +5,16 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{TechnicalAdmin, Tenant};
+use super::{SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
 
 /// Every CRD of the API, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![Tenant::crd(), TechnicalAdmin::crd()]
+    vec![
+        Tenant::crd(),
+        TechnicalAdmin::crd(),
+        SourceSystem::crd(),
+        TargetSystem::crd(),
+    ]
 }
 
 /// All CRDs as one multi-document YAML stream (each document starts with `---`).

@@ -1,18 +1,30 @@
 //! The declarative API: Kubernetes custom resources of group `idrelay.dev`, version `v1alpha1`.
 //!
-//! One file per kind ([`tenant`], [`technical_admin`]), shared references ([`refs`]), condition
+//! One file per kind ([`tenant`], [`technical_admin`], [`source_system`], [`target_system`]),
+//! outbound authentication of systems ([`outbound_auth`]), shared references ([`refs`]), condition
 //! helpers ([`conditions`]) and the generated CRDs ([`crds`]). These types are the only source of
 //! configuration for both drivers (files and operator).
 
 pub mod conditions;
 pub mod crds;
+pub mod outbound_auth;
 pub mod permission;
 pub mod refs;
+pub mod source_system;
+pub mod target_system;
 pub mod technical_admin;
 pub mod tenant;
 
+pub use outbound_auth::{
+    BasicAuth, BearerTokenAuth, ClientCertificateAuth, OAuthClientCredentials,
+    OutboundAuthentication,
+};
 pub use permission::Permission;
 pub use refs::{SecretKeyRef, TenantRef};
+pub use source_system::{
+    RealTimeUrls, SourceSystem, SourceSystemSpec, SourceSystemStatus, SystemType,
+};
+pub use target_system::{SourceSystemRef, TargetSystem, TargetSystemSpec, TargetSystemStatus};
 pub use technical_admin::{
     AdminSecretSpec, AdminSecretStatus, SecretExpiry, TechnicalAdmin, TechnicalAdminSpec,
     TechnicalAdminStatus,

@@ -53,7 +53,15 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(length(max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN)))]
     pub hosts: Vec<String>,
+    /// Requests per second the real-time provisioning API accepts for this tenant (token bucket,
+    /// burst = 2 × rate); above it, requests get 429 with `Retry-After`. Default 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub real_time_rate_limit: Option<u32>,
 }
+
+/// Default of `spec.realTimeRateLimit` (requests per second).
+pub const DEFAULT_REAL_TIME_RATE_LIMIT: u32 = 200;
 
 /// Observed state of a Tenant.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]

@@ -276,6 +276,7 @@ mod tests {
             name: name.into(),
             hosts: vec![],
             admins: BTreeMap::from([(admin.client_id.clone(), admin)]),
+            ..TenantConfig::default()
         }
     }
 

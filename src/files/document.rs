@@ -12,28 +12,35 @@ use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{API_VERSION, TechnicalAdmin, Tenant};
+use crate::api::{API_VERSION, SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
 use crate::reconcile::{DEFAULT_NAMESPACE, ObjectKey};
 
 /// `kind` of a Tenant.
 pub const KIND_TENANT: &str = "Tenant";
 /// `kind` of a TechnicalAdmin.
 pub const KIND_TECHNICAL_ADMIN: &str = "TechnicalAdmin";
+/// `kind` of a SourceSystem.
+pub const KIND_SOURCE_SYSTEM: &str = "SourceSystem";
+/// `kind` of a TargetSystem.
+pub const KIND_TARGET_SYSTEM: &str = "TargetSystem";
 
 /// One YAML document that idrelay understands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Document {
     Tenant(Tenant),
     TechnicalAdmin(TechnicalAdmin),
+    SourceSystem(SourceSystem),
+    TargetSystem(TargetSystem),
     Secret(Secret),
-    /// A Tenant or TechnicalAdmin whose body does not deserialize.
+    /// An idrelay resource whose body does not deserialize.
     Invalid(InvalidDocument),
 }
 
 /// A known kind with a readable name but an invalid body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvalidDocument {
-    /// [`KIND_TENANT`] or [`KIND_TECHNICAL_ADMIN`].
+    /// [`KIND_TENANT`], [`KIND_TECHNICAL_ADMIN`], [`KIND_SOURCE_SYSTEM`] or
+    /// [`KIND_TARGET_SYSTEM`].
     pub kind: &'static str,
     pub key: ObjectKey,
     /// The raw `spec` (for generation tracking); `null` when absent.
@@ -48,6 +55,8 @@ impl Document {
         match self {
             Document::Tenant(t) => (KIND_TENANT, ObjectKey::of(&t.metadata)),
             Document::TechnicalAdmin(a) => (KIND_TECHNICAL_ADMIN, ObjectKey::of(&a.metadata)),
+            Document::SourceSystem(s) => (KIND_SOURCE_SYSTEM, ObjectKey::of(&s.metadata)),
+            Document::TargetSystem(t) => (KIND_TARGET_SYSTEM, ObjectKey::of(&t.metadata)),
             Document::Secret(s) => ("Secret", ObjectKey::of(&s.metadata)),
             Document::Invalid(i) => (i.kind, i.key.clone()),
         }
@@ -111,6 +120,8 @@ fn classify(mut value: serde_json::Value) -> Result<Document, String> {
     let kind: &'static str = match (api_version.as_str(), kind.as_str()) {
         (API_VERSION, KIND_TENANT) => KIND_TENANT,
         (API_VERSION, KIND_TECHNICAL_ADMIN) => KIND_TECHNICAL_ADMIN,
+        (API_VERSION, KIND_SOURCE_SYSTEM) => KIND_SOURCE_SYSTEM,
+        (API_VERSION, KIND_TARGET_SYSTEM) => KIND_TARGET_SYSTEM,
         ("v1", "Secret") => "Secret",
         _ => {
             return Err(format!(
@@ -149,6 +160,12 @@ fn classify(mut value: serde_json::Value) -> Result<Document, String> {
             .unwrap_or_else(invalid)),
         KIND_TECHNICAL_ADMIN => Ok(typed::<TechnicalAdmin>(value)
             .map(Document::TechnicalAdmin)
+            .unwrap_or_else(invalid)),
+        KIND_SOURCE_SYSTEM => Ok(typed::<SourceSystem>(value)
+            .map(Document::SourceSystem)
+            .unwrap_or_else(invalid)),
+        KIND_TARGET_SYSTEM => Ok(typed::<TargetSystem>(value)
+            .map(Document::TargetSystem)
             .unwrap_or_else(invalid)),
         _ => {
             let mut track = serde_path_to_error::Track::new();
@@ -263,6 +280,70 @@ spec:
         assert!(
             bad.message
                 .starts_with("spec.secrets[0].expiresIn: unknown variant `3y`"),
+            "{}",
+            bad.message
+        );
+    }
+
+    const SYSTEMS: &str = r#"
+apiVersion: idrelay.dev/v1alpha1
+kind: SourceSystem
+metadata: {name: ias}
+spec:
+  tenantRef: {name: acme}
+  displayName: IAS
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TargetSystem
+metadata: {name: apps, namespace: team}
+spec:
+  tenantRef: {name: acme}
+  displayName: Apps
+  type: SCIM
+  url: https://127.0.0.1:8443/tenants/apps/scim
+  sourceSystemRefs: [{name: ias}]
+  authentication:
+    basic: {username: client, passwordRef: {name: s, key: pw}}
+  properties: {scim.support.patch.operation: "true"}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TargetSystem
+metadata: {name: bad}
+spec:
+  tenantRef: {name: acme}
+  displayName: Bad
+  type: LDAP
+  url: https://x
+  authentication: {}
+"#;
+
+    #[test]
+    fn loads_source_and_target_systems() {
+        let parsed = parse_documents(SYSTEMS, "s.yaml").unwrap();
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let Document::SourceSystem(s) = &parsed.documents[0] else {
+            panic!("{parsed:?}")
+        };
+        assert!(s.spec.enabled && s.spec.url.is_none());
+        assert_eq!(
+            s.spec.system_type,
+            crate::api::SystemType::IdentityAuthentication
+        );
+        let Document::TargetSystem(t) = &parsed.documents[1] else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(
+            parsed.documents[1].identity(),
+            (KIND_TARGET_SYSTEM, ObjectKey::new("team", "apps"))
+        );
+        assert_eq!(t.spec.authentication.method_count(), 1);
+        assert_eq!(t.spec.properties["scim.support.patch.operation"], "true");
+        let Document::Invalid(bad) = &parsed.documents[2] else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(bad.kind, KIND_TARGET_SYSTEM);
+        assert!(
+            bad.message.starts_with("spec.type: unknown variant `LDAP`"),
             "{}",
             bad.message
         );

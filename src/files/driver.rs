@@ -2,20 +2,28 @@
 //! watch DIR (notify, debounced) and repeat on every change, plus a periodic resync in case a
 //! file-system event is missed.
 //!
+//! It also observes what reconcile cannot see: the live connection check of every enabled target
+//! system (on change and periodically with jitter, see [`super::checks`]; each result triggers a
+//! pass) and, when a [`DeliveryHealthSource`] is attached, the delivery health of each target,
+//! read on every pass.
+//!
 //! Invariants: the configuration is applied only when it differs from the last one applied;
 //! statuses are published after the configuration they describe is applied; readiness turns on
-//! after the first full pass.
+//! after the first full pass; a connection check result counts only for the configuration it
+//! checked.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::runtime::RuntimeConfig;
+use crate::reconcile::{ConnectionCheck, DeliveryHealth, Observations};
+use crate::runtime::{RuntimeConfig, TargetSystemConfig};
 
+use super::checks::ConnectionChecks;
 use super::load::{DirLoader, FilesError};
 use super::state::{FilesState, PassOutput};
 use super::status::FilesStatus;
@@ -25,6 +33,25 @@ pub const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Reload even without events this often.
 pub const RESYNC: Duration = Duration::from_secs(30);
 
+/// Where the driver reads the delivery health of a target system (the delivery engine).
+pub trait DeliveryHealthSource: Send + Sync + std::fmt::Debug {
+    /// The health of target `target_id` of `tenant`; `None` when nothing is known.
+    fn delivery_health(&self, tenant: &str, target_id: &str) -> Option<DeliveryHealth>;
+}
+
+impl DeliveryHealthSource for crate::delivery::DeliveryEngine {
+    fn delivery_health(&self, tenant: &str, target_id: &str) -> Option<DeliveryHealth> {
+        Some(self.health(tenant, target_id))
+    }
+}
+
+/// Runs the live connection check of `target` (authenticating as deliveries do).
+pub async fn check_connection(target: &TargetSystemConfig) -> ConnectionCheck {
+    crate::delivery::connection_check(target).await
+}
+
+type CheckResult = (Arc<TargetSystemConfig>, ConnectionCheck);
+
 /// Loads, reconciles and watches one configuration directory.
 #[derive(Debug)]
 pub struct FilesDriver {
@@ -33,6 +60,10 @@ pub struct FilesDriver {
     state: FilesState,
     status: Arc<FilesStatus>,
     last_applied: Option<RuntimeConfig>,
+    checks: ConnectionChecks,
+    check_tx: mpsc::UnboundedSender<CheckResult>,
+    check_rx: mpsc::UnboundedReceiver<CheckResult>,
+    delivery: Option<Arc<dyn DeliveryHealthSource>>,
 }
 
 impl FilesDriver {
@@ -40,13 +71,43 @@ impl FilesDriver {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, FilesError> {
         let dir = dir.into();
         super::load::yaml_files(&dir)?;
+        let (check_tx, check_rx) = mpsc::unbounded_channel();
         Ok(FilesDriver {
             dir,
             loader: DirLoader::new(),
             state: FilesState::new(),
             status: Arc::new(FilesStatus::new()),
             last_applied: None,
+            checks: ConnectionChecks::new(),
+            check_tx,
+            check_rx,
+            delivery: None,
         })
+    }
+
+    /// Reads the delivery health of every target from `source` on each pass (status conditions
+    /// `DeliveryHealthy` and the counters).
+    pub fn with_delivery_health(mut self, source: Arc<dyn DeliveryHealthSource>) -> Self {
+        self.delivery = Some(source);
+        self
+    }
+
+    /// What is observed for the targets of `config`.
+    fn observations(&self, config: &RuntimeConfig) -> Observations {
+        let mut delivery = std::collections::BTreeMap::new();
+        if let Some(source) = &self.delivery {
+            for (tenant, t) in &config.tenants {
+                for id in t.target_systems.keys() {
+                    if let Some(h) = source.delivery_health(tenant, id) {
+                        delivery.insert(id.clone(), h);
+                    }
+                }
+            }
+        }
+        Observations {
+            connection: self.checks.results(config),
+            delivery,
+        }
     }
 
     /// The status handle to serve (`GET /status`, readiness).
@@ -58,13 +119,24 @@ impl FilesDriver {
         &self.dir
     }
 
-    /// One pass: load and reconcile (no apply, no publish). Problems are logged.
+    /// One pass: load and reconcile with the current observations (no apply, no publish).
+    /// Problems are logged.
     pub fn pass(&mut self, now: jiff::Timestamp) -> Result<PassOutput, FilesError> {
         let loaded = self.loader.load(&self.dir)?;
         for p in &loaded.problems {
             tracing::warn!(dir = %self.dir.display(), "{p}");
         }
-        let out = self.state.pass(loaded.documents, now);
+        let empty = RuntimeConfig::default();
+        let observed = self.observations(self.last_applied.as_ref().unwrap_or(&empty));
+        let mut out = self
+            .state
+            .pass_with(loaded.documents.clone(), &observed, now);
+        // Observations are matched to the configuration they describe: when this pass changed
+        // a target, pass again with the observations of the new configuration.
+        let fresh = self.observations(&out.config);
+        if fresh != observed {
+            out = self.state.pass_with(loaded.documents, &fresh, now);
+        }
         for p in &out.problems {
             tracing::warn!(dir = %self.dir.display(), "{p}");
         }
@@ -99,6 +171,8 @@ impl FilesDriver {
         self.sync(&mut apply).await?;
         tracing::info!(dir = %self.dir.display(), "watching the configuration directory");
         loop {
+            let resync = Instant::now() + RESYNC;
+            let wake = self.checks.next_due().map_or(resync, |due| due.min(resync));
             tokio::select! {
                 event = rx.recv() => {
                     if event.is_none() {
@@ -107,7 +181,14 @@ impl FilesDriver {
                     // Debounce: wait until events stop for DEBOUNCE.
                     while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
                 }
-                () = tokio::time::sleep(RESYNC) => {}
+                Some((target, result)) = self.check_rx.recv() => {
+                    self.record_check(&target, result);
+                    // Take every other result that is already there into the same pass.
+                    while let Ok((target, result)) = self.check_rx.try_recv() {
+                        self.record_check(&target, result);
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
             }
             if let Err(e) = self.sync(&mut apply).await {
                 tracing::warn!("{e}; keeping the last configuration");
@@ -127,11 +208,22 @@ impl FilesDriver {
         let out = self.pass(jiff::Timestamp::now())?;
         if self.last_applied.as_ref() != Some(&out.config) {
             let tenants = out.config.tenants.len();
-            let admins: usize = out.config.tenants.values().map(|t| t.admins.len()).sum();
+            let count = |f: fn(&crate::runtime::TenantConfig) -> usize| -> usize {
+                out.config.tenants.values().map(f).sum()
+            };
+            let admins = count(|t| t.admins.len());
+            let sources = count(|t| t.source_systems.len());
+            let targets = count(|t| t.target_systems.len());
             match apply(out.config.clone()).await {
                 Ok(()) => {
-                    tracing::info!(tenants, technical_admins = admins, "configuration applied");
-                    self.last_applied = Some(out.config);
+                    tracing::info!(
+                        tenants,
+                        technical_admins = admins,
+                        source_systems = sources,
+                        target_systems = targets,
+                        "configuration applied"
+                    );
+                    self.last_applied = Some(out.config.clone());
                 }
                 // Not recorded as applied: the next pass (at the latest the resync) retries.
                 Err(e) => tracing::error!("applying the configuration failed: {e}"),
@@ -149,7 +241,33 @@ impl FilesDriver {
         if self.last_applied.is_some() {
             self.status.mark_ready();
         }
+        self.start_due_checks(&out.config);
         Ok(())
+    }
+
+    /// Starts the connection checks that are due for `config`; each result comes back on the
+    /// driver's channel and triggers a pass.
+    fn start_due_checks(&mut self, config: &RuntimeConfig) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        for target in self.checks.due(config, Instant::now()) {
+            let tx = self.check_tx.clone();
+            tokio::spawn(async move {
+                let result = check_connection(&target).await;
+                let _ = tx.send((target, result));
+            });
+        }
+    }
+
+    fn record_check(&mut self, target: &TargetSystemConfig, result: ConnectionCheck) {
+        if result.ok {
+            tracing::debug!(target = %target.resource, "connection check succeeded");
+        } else {
+            tracing::warn!(target = %target.resource, reason = %result.reason, message = %result.message, "connection check failed");
+        }
+        let jitter = rand::random_range(-1.0..=1.0);
+        self.checks.record(target, result, Instant::now(), jitter);
     }
 }
 

@@ -5,10 +5,13 @@
 //! - [`load`]: the directory → documents (a broken file keeps its last good documents);
 //! - [`state`]: generations, creation times and statuses between passes; calls [`crate::reconcile`];
 //! - [`status`]: the published statuses and readiness;
-//! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch.
+//! - [`checks`]: when each target system's live connection check runs, and which results count;
+//! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch and the
+//!   connection checks.
 //!
 //! Invariant: secret values reach only the runtime configuration, never a log line or a status.
 
+pub mod checks;
 pub mod document;
 pub mod driver;
 pub mod load;
@@ -17,7 +20,7 @@ pub mod status;
 pub mod table;
 
 pub use document::{Document, parse_documents};
-pub use driver::FilesDriver;
+pub use driver::{DeliveryHealthSource, FilesDriver};
 pub use load::FilesError;
 pub use state::{FilesState, PassOutput, StatusEntry};
 pub use status::FilesStatus;

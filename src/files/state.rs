@@ -16,11 +16,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::json;
 
 use crate::api::conditions::{Health, merge_conditions, reason};
-use crate::api::{API_VERSION, TechnicalAdminStatus, TenantStatus};
-use crate::reconcile::{ObjectKey, Resources, reconcile, whole_seconds};
+use crate::api::{
+    API_VERSION, SourceSystemStatus, TargetSystemStatus, TechnicalAdminStatus, TenantStatus,
+};
+use crate::reconcile::{ObjectKey, Observations, Resources, reconcile, whole_seconds};
 use crate::runtime::RuntimeConfig;
 
-use super::document::{Document, KIND_TECHNICAL_ADMIN, KIND_TENANT};
+use super::document::{
+    Document, KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN, KIND_TENANT,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 struct Tracked {
@@ -63,13 +67,16 @@ pub struct FilesState {
     tracked: BTreeMap<(&'static str, ObjectKey), Tracked>,
     tenant_statuses: BTreeMap<ObjectKey, TenantStatus>,
     admin_statuses: BTreeMap<ObjectKey, TechnicalAdminStatus>,
+    source_statuses: BTreeMap<ObjectKey, SourceSystemStatus>,
+    target_statuses: BTreeMap<ObjectKey, TargetSystemStatus>,
 }
 
 /// What one pass produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PassOutput {
     pub config: RuntimeConfig,
-    /// Every Tenant and TechnicalAdmin, sorted by kind then namespace/name.
+    /// Every resource, sorted by kind (Tenant, TechnicalAdmin, SourceSystem, TargetSystem) then
+    /// namespace/name.
     pub entries: Vec<StatusEntry>,
     /// Problems worth logging (duplicate documents).
     pub problems: Vec<String>,
@@ -80,13 +87,25 @@ impl FilesState {
         Self::default()
     }
 
-    /// Reconciles `documents` (all documents of the directory) at `now`.
+    /// Reconciles `documents` (all documents of the directory) at `now`, without observations.
     pub fn pass(&mut self, documents: Vec<Document>, now: jiff::Timestamp) -> PassOutput {
+        self.pass_with(documents, Observations::none(), now)
+    }
+
+    /// Reconciles `documents` with what the driver observed (connection checks, delivery health).
+    pub fn pass_with(
+        &mut self,
+        documents: Vec<Document>,
+        observations: &Observations,
+        now: jiff::Timestamp,
+    ) -> PassOutput {
         let now = whole_seconds(now);
         let mut problems = Vec::new();
         let mut seen: BTreeMap<(&'static str, ObjectKey), ()> = BTreeMap::new();
         let mut tenants = Vec::new();
         let mut admins = Vec::new();
+        let mut sources = Vec::new();
+        let mut targets = Vec::new();
         let mut secrets: Vec<Secret> = Vec::new();
         let mut invalid = Vec::new();
         let mut next_tracked = BTreeMap::new();
@@ -113,6 +132,18 @@ impl FilesState {
                     a.status = self.admin_statuses.get(&id.1).cloned();
                     admins.push(a);
                 }
+                Document::SourceSystem(mut x) => {
+                    let spec = serde_json::to_value(&x.spec).unwrap_or_default();
+                    self.stamp(&mut next_tracked, &id, spec, &mut x.metadata, now);
+                    x.status = self.source_statuses.get(&id.1).cloned();
+                    sources.push(x);
+                }
+                Document::TargetSystem(mut x) => {
+                    let spec = serde_json::to_value(&x.spec).unwrap_or_default();
+                    self.stamp(&mut next_tracked, &id, spec, &mut x.metadata, now);
+                    x.status = self.target_statuses.get(&id.1).cloned();
+                    targets.push(x);
+                }
                 Document::Invalid(bad) => {
                     let mut meta = ObjectMeta::default();
                     self.stamp(&mut next_tracked, &id, bad.spec.clone(), &mut meta, now);
@@ -127,47 +158,64 @@ impl FilesState {
                 tenants: &tenants,
                 technical_admins: &admins,
                 secrets: &secrets,
+                source_systems: &sources,
+                target_systems: &targets,
+                observations,
             },
             now,
         );
         let mut tenant_statuses = outcome.tenants;
         let mut admin_statuses = outcome.technical_admins;
+        let mut source_statuses = outcome.source_systems;
+        let mut target_statuses = outcome.target_systems;
         for (bad, generation) in invalid {
             let health = Health::stalled(reason::INVALID_SPEC, bad.message);
             let desired = health.conditions(generation, now);
-            if bad.kind == KIND_TENANT {
-                let prev = self
-                    .tenant_statuses
-                    .get(&bad.key)
-                    .map(|s| s.conditions.as_slice())
-                    .unwrap_or_default();
-                let conditions = merge_conditions(prev, desired);
-                tenant_statuses.insert(
-                    bad.key,
-                    TenantStatus {
+            let merged = |prev: Option<&Vec<_>>| {
+                merge_conditions(prev.map(Vec::as_slice).unwrap_or_default(), desired)
+            };
+            match bad.kind {
+                KIND_TENANT => {
+                    let prev = self.tenant_statuses.get(&bad.key).map(|s| &s.conditions);
+                    let status = TenantStatus {
                         observed_generation: generation,
-                        conditions,
-                    },
-                );
-            } else {
-                let prev = self
-                    .admin_statuses
-                    .get(&bad.key)
-                    .map(|s| s.conditions.as_slice())
-                    .unwrap_or_default();
-                let conditions = merge_conditions(prev, desired);
-                admin_statuses.insert(
-                    bad.key,
-                    TechnicalAdminStatus {
+                        conditions: merged(prev),
+                    };
+                    tenant_statuses.insert(bad.key, status);
+                }
+                KIND_TECHNICAL_ADMIN => {
+                    let prev = self.admin_statuses.get(&bad.key).map(|s| &s.conditions);
+                    let status = TechnicalAdminStatus {
                         observed_generation: generation,
-                        conditions,
+                        conditions: merged(prev),
                         ..Default::default()
-                    },
-                );
+                    };
+                    admin_statuses.insert(bad.key, status);
+                }
+                KIND_SOURCE_SYSTEM => {
+                    let prev = self.source_statuses.get(&bad.key).map(|s| &s.conditions);
+                    let status = SourceSystemStatus {
+                        observed_generation: generation,
+                        conditions: merged(prev),
+                        ..Default::default()
+                    };
+                    source_statuses.insert(bad.key, status);
+                }
+                _ => {
+                    let prev = self.target_statuses.get(&bad.key).map(|s| &s.conditions);
+                    let status = TargetSystemStatus {
+                        observed_generation: generation,
+                        conditions: merged(prev),
+                        ..Default::default()
+                    };
+                    target_statuses.insert(bad.key, status);
+                }
             }
         }
         self.tenant_statuses = tenant_statuses;
         self.admin_statuses = admin_statuses;
+        self.source_statuses = source_statuses;
+        self.target_statuses = target_statuses;
         PassOutput {
             config: outcome.config,
             entries: self.entries(),
@@ -225,7 +273,25 @@ impl FilesState {
                 serde_json::to_value(s).unwrap_or_default(),
             )
         });
-        tenants.chain(admins).collect()
+        let sources = self.source_statuses.iter().map(|(k, s)| {
+            entry(
+                KIND_SOURCE_SYSTEM,
+                k,
+                serde_json::to_value(s).unwrap_or_default(),
+            )
+        });
+        let targets = self.target_statuses.iter().map(|(k, s)| {
+            entry(
+                KIND_TARGET_SYSTEM,
+                k,
+                serde_json::to_value(s).unwrap_or_default(),
+            )
+        });
+        tenants
+            .chain(admins)
+            .chain(sources)
+            .chain(targets)
+            .collect()
     }
 }
 

@@ -1,13 +1,15 @@
 //! The `idrelay get KIND` table: `GET /status` entries rendered like `kubectl get`
 //! (NAMESPACE, NAME, READY, REASON, AGE, MESSAGE). Pure: entries and `now` in, text out.
 
-use super::document::{KIND_TECHNICAL_ADMIN, KIND_TENANT};
+use super::document::{KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN, KIND_TENANT};
 
 /// Which kinds to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KindFilter {
     Tenants,
     TechnicalAdmins,
+    SourceSystems,
+    TargetSystems,
     All,
 }
 
@@ -17,6 +19,8 @@ impl KindFilter {
         match s.to_ascii_lowercase().as_str() {
             "tenants" | "tenant" | "idt" => Some(KindFilter::Tenants),
             "technicaladmins" | "technicaladmin" | "idta" => Some(KindFilter::TechnicalAdmins),
+            "sourcesystems" | "sourcesystem" | "idss" => Some(KindFilter::SourceSystems),
+            "targetsystems" | "targetsystem" | "idts" => Some(KindFilter::TargetSystems),
             "all" | "idrelay" => Some(KindFilter::All),
             _ => None,
         }
@@ -26,7 +30,15 @@ impl KindFilter {
         match self {
             KindFilter::Tenants => kind == KIND_TENANT,
             KindFilter::TechnicalAdmins => kind == KIND_TECHNICAL_ADMIN,
-            KindFilter::All => kind == KIND_TENANT || kind == KIND_TECHNICAL_ADMIN,
+            KindFilter::SourceSystems => kind == KIND_SOURCE_SYSTEM,
+            KindFilter::TargetSystems => kind == KIND_TARGET_SYSTEM,
+            KindFilter::All => [
+                KIND_TENANT,
+                KIND_TECHNICAL_ADMIN,
+                KIND_SOURCE_SYSTEM,
+                KIND_TARGET_SYSTEM,
+            ]
+            .contains(&kind),
         }
     }
 }
@@ -139,6 +151,13 @@ mod tests {
         assert_eq!(KindFilter::parse("IDTA"), Some(KindFilter::TechnicalAdmins));
         assert_eq!(KindFilter::parse("tenant"), Some(KindFilter::Tenants));
         assert_eq!(KindFilter::parse("pods"), None);
+        assert_eq!(KindFilter::parse("idss"), Some(KindFilter::SourceSystems));
+        assert_eq!(
+            KindFilter::parse("TargetSystems"),
+            Some(KindFilter::TargetSystems)
+        );
+        assert!(KindFilter::All.includes(KIND_TARGET_SYSTEM));
+        assert!(!KindFilter::SourceSystems.includes(KIND_TARGET_SYSTEM));
         assert_eq!(age(59), "59s");
         assert_eq!(age(3600), "60m");
         assert_eq!(age(3 * 86400), "3d");

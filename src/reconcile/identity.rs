@@ -1,8 +1,10 @@
-//! Stable identities of technical admins: the client id and user id used when the spec does not
-//! set them, and the checks for values the spec does set.
+//! Stable identities: the client id and user id of technical admins and the ids of source and
+//! target systems, used when the spec does not set them, and the checks for values the spec
+//! does set.
 //!
-//! Invariant: derivation depends only on `namespace/tenant/name`, so the same resource gets the
-//! same ids after a restart or on another replica (UUID v5 under a fixed idrelay namespace UUID).
+//! Invariant: derivation depends only on the resource's namespace and name (and, for admins, its
+//! tenant), so the same resource gets the same ids after a restart or on another replica (UUID v5
+//! under a fixed idrelay namespace UUID).
 
 use uuid::Uuid;
 
@@ -27,6 +29,29 @@ pub fn derived_user_id(namespace: &str, tenant: &str, name: &str) -> String {
         format!("{namespace}/{tenant}/{name}/user").as_bytes(),
     )
     .to_string()
+}
+
+/// Source system id used when `spec.systemId` is absent: UUID v5 of `namespace/name`.
+pub fn derived_source_system_id(namespace: &str, name: &str) -> String {
+    Uuid::new_v5(
+        &idrelay_namespace(),
+        format!("{namespace}/{name}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// Target system id: UUID v5 of `namespace/name/target` (distinct from a source of the same name).
+pub fn derived_target_system_id(namespace: &str, name: &str) -> String {
+    Uuid::new_v5(
+        &idrelay_namespace(),
+        format!("{namespace}/{name}/target").as_bytes(),
+    )
+    .to_string()
+}
+
+/// A system id from the spec in canonical form (lower-case hyphenated UUID), or why it is invalid.
+pub fn parse_system_id(value: &str) -> Result<String, String> {
+    parse_client_id(value)
 }
 
 /// A client id from the spec in canonical form (lower-case hyphenated UUID), or why it is invalid.
@@ -61,6 +86,12 @@ mod tests {
         assert_ne!(a, derived_client_id("other", "acme", "admin"));
         assert_ne!(a, derived_user_id("default", "acme", "admin"));
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 5);
+        let s = derived_source_system_id("default", "ias");
+        assert_eq!(
+            s,
+            Uuid::new_v5(&idrelay_namespace(), b"default/ias").to_string()
+        );
+        assert_ne!(s, derived_target_system_id("default", "ias"));
     }
 
     #[test]

@@ -14,16 +14,27 @@
 //! missing = newest) wins, then namespace and name order; the loser is `Stalled`.
 
 pub mod identity;
+pub mod observations;
+pub mod properties;
 pub mod secrets;
+pub mod source_system;
+pub mod systems;
+pub mod target_system;
 pub mod technical_admin;
 pub mod tenant;
+pub mod transformation;
+
+pub use observations::{ConnectionCheck, DeliveryHealth, Observations};
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::api::{TechnicalAdmin, TechnicalAdminStatus, Tenant, TenantStatus};
+use crate::api::{
+    SourceSystem, SourceSystemStatus, TargetSystem, TargetSystemStatus, TechnicalAdmin,
+    TechnicalAdminStatus, Tenant, TenantStatus,
+};
 use crate::runtime::RuntimeConfig;
 
 /// Namespace used when a resource has none.
@@ -62,12 +73,17 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
-/// Everything the reconciler reads. Tenants and admins carry their previous status.
+/// Everything the reconciler reads. Every resource carries its previous status.
 #[derive(Debug, Clone, Copy)]
 pub struct Resources<'a> {
     pub tenants: &'a [Tenant],
     pub technical_admins: &'a [TechnicalAdmin],
     pub secrets: &'a [Secret],
+    pub source_systems: &'a [SourceSystem],
+    pub target_systems: &'a [TargetSystem],
+    /// Connection checks and delivery health observed by the driver
+    /// ([`Observations::none`] when there are none).
+    pub observations: &'a Observations,
 }
 
 /// The result of one pass.
@@ -79,6 +95,10 @@ pub struct Outcome {
     pub tenants: BTreeMap<ObjectKey, TenantStatus>,
     /// The next status of every TechnicalAdmin.
     pub technical_admins: BTreeMap<ObjectKey, TechnicalAdminStatus>,
+    /// The next status of every SourceSystem.
+    pub source_systems: BTreeMap<ObjectKey, SourceSystemStatus>,
+    /// The next status of every TargetSystem.
+    pub target_systems: BTreeMap<ObjectKey, TargetSystemStatus>,
 }
 
 /// One reconcile pass over all resources. `now` is truncated to whole seconds, the precision
@@ -89,16 +109,43 @@ pub fn reconcile(resources: Resources<'_>, now: jiff::Timestamp) -> Outcome {
     let secret_index = secrets::SecretIndex::new(resources.secrets);
     let admins =
         technical_admin::reconcile_admins(resources.technical_admins, &tenants, &secret_index, now);
+    let sources = source_system::reconcile_sources(
+        resources.source_systems,
+        &tenants,
+        &tenants.config,
+        &secret_index,
+        now,
+    );
+    let targets = target_system::reconcile_targets(
+        resources.target_systems,
+        &tenants,
+        &sources,
+        &secret_index,
+        resources.observations,
+        now,
+    );
     let mut config = tenants.config;
     for (tenant_name, admin) in admins.accepted {
         if let Some(t) = config.tenants.get_mut(&tenant_name) {
             t.admins.insert(admin.client_id.clone(), admin);
         }
     }
+    for (tenant_name, source) in sources.accepted {
+        if let Some(t) = config.tenants.get_mut(&tenant_name) {
+            t.source_systems.insert(source.id.clone(), source);
+        }
+    }
+    for (tenant_name, target) in targets.accepted {
+        if let Some(t) = config.tenants.get_mut(&tenant_name) {
+            t.target_systems.insert(target.id.clone(), target);
+        }
+    }
     Outcome {
         config,
         tenants: tenants.statuses,
         technical_admins: admins.statuses,
+        source_systems: sources.statuses,
+        target_systems: targets.statuses,
     }
 }
 
@@ -143,6 +190,63 @@ pub(crate) mod test_support {
             spec: TenantSpec {
                 display_name: None,
                 hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                real_time_rate_limit: None,
+            },
+            status: None,
+        }
+    }
+
+    /// A SourceSystem for the tenant's own directory, display name = name.
+    pub fn source(ns: &str, name: &str, tenant: &str) -> SourceSystem {
+        SourceSystem {
+            metadata: meta(ns, name, 1, 300),
+            spec: SourceSystemSpec {
+                tenant_ref: TenantRef {
+                    name: tenant.into(),
+                },
+                display_name: name.into(),
+                system_type: SystemType::IdentityAuthentication,
+                url: None,
+                authentication: None,
+                system_id: None,
+                properties: BTreeMap::new(),
+                transformation: None,
+                enabled: true,
+            },
+            status: None,
+        }
+    }
+
+    /// A SCIM TargetSystem with Basic auth (`client`, Secret `apps-cred` key `password`).
+    pub fn target(ns: &str, name: &str, tenant: &str, sources: &[&str]) -> TargetSystem {
+        TargetSystem {
+            metadata: meta(ns, name, 1, 400),
+            spec: TargetSystemSpec {
+                tenant_ref: TenantRef {
+                    name: tenant.into(),
+                },
+                display_name: "Apps target".into(),
+                source_system_refs: sources
+                    .iter()
+                    .map(|s| SourceSystemRef {
+                        name: s.to_string(),
+                    })
+                    .collect(),
+                system_type: SystemType::Scim,
+                url: "https://127.0.0.1:8443/tenants/apps/scim".into(),
+                authentication: OutboundAuthentication {
+                    basic: Some(BasicAuth {
+                        username: "client".into(),
+                        password_ref: SecretKeyRef {
+                            name: "apps-cred".into(),
+                            key: "password".into(),
+                        },
+                    }),
+                    ..Default::default()
+                },
+                properties: BTreeMap::new(),
+                transformation: None,
+                enabled: true,
             },
             status: None,
         }

@@ -298,6 +298,9 @@ mod tests {
                 tenants,
                 technical_admins: admins,
                 secrets,
+                source_systems: &[],
+                target_systems: &[],
+                observations: crate::reconcile::Observations::none(),
             },
             t(now),
         )

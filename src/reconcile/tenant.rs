@@ -38,6 +38,9 @@ pub fn validate(tenant: &Tenant) -> Result<(), String> {
     {
         return Err("spec.displayName: must not be empty when set".to_owned());
     }
+    if tenant.spec.real_time_rate_limit == Some(0) {
+        return Err("spec.realTimeRateLimit: must be at least 1 request per second".to_owned());
+    }
     let mut seen = BTreeSet::new();
     for (i, host) in tenant.spec.hosts.iter().enumerate() {
         if !is_dns1123_subdomain(host) {
@@ -73,7 +76,11 @@ pub fn reconcile_tenants(tenants: &[Tenant], now: jiff::Timestamp) -> TenantsOut
                     TenantConfig {
                         name: key.name.clone(),
                         hosts: tenant.spec.hosts.clone(),
-                        admins: BTreeMap::new(),
+                        realtime_rate_per_second: tenant
+                            .spec
+                            .real_time_rate_limit
+                            .unwrap_or(crate::api::tenant::DEFAULT_REAL_TIME_RATE_LIMIT),
+                        ..TenantConfig::default()
                     },
                 );
                 Health::ready(format!("tenant is served under /tenants/{}", key.name))
@@ -137,6 +144,24 @@ mod tests {
         );
         assert_eq!(st.observed_generation, Some(1));
         assert_eq!(out.config.tenants["acme"].hosts, ["acme.example.com"]);
+        assert_eq!(out.config.tenants["acme"].realtime_rate_per_second, 200);
+    }
+
+    #[test]
+    fn real_time_rate_limit_reaches_the_config_and_zero_is_invalid() {
+        let mut t1 = tenant("default", "acme", &[]);
+        t1.spec.real_time_rate_limit = Some(50);
+        let out = reconcile_tenants(&[t1.clone()], t(1));
+        assert_eq!(out.config.tenants["acme"].realtime_rate_per_second, 50);
+        t1.spec.real_time_rate_limit = Some(0);
+        let out = reconcile_tenants(&[t1], t(1));
+        let st = &out.statuses[&ObjectKey::new("default", "acme")];
+        assert!(
+            find_condition(&st.conditions, READY)
+                .unwrap()
+                .message
+                .starts_with("spec.realTimeRateLimit:")
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ fn config() -> RuntimeConfig {
         name: "acme".into(),
         hosts: vec!["acme.test".into()],
         admins: BTreeMap::from([(CLIENT.to_string(), admin)]),
+        ..TenantConfig::default()
     };
     RuntimeConfig {
         tenants: BTreeMap::from([("acme".to_string(), acme)]),

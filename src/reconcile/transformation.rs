@@ -1,0 +1,63 @@
+//! The one seam between reconcile and the transformation engine: parsing a system's
+//! transformation text and picking the default transformation of a system type and API version.
+//!
+//! Invariant: every transformation in the runtime configuration was parsed here; a parse error
+//! is returned as the engine reports it (naming the mapping), for the resource's Stalled message.
+
+use crate::runtime::SystemType;
+
+/// Which side of the pipeline a transformation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A source system's read transformation.
+    Source,
+    /// A target system's write transformation.
+    Target,
+}
+
+/// A parsed transformation (the engine's type).
+pub use crate::provisioning::transform::Transformation;
+
+/// Parses the transformation text of a resource.
+pub fn parse(json: &str) -> Result<Transformation, String> {
+    Transformation::parse(json).map_err(|e| e.to_string())
+}
+
+/// The default transformation text of a system of `system_type` and `api_version` in `role`.
+pub fn default_text(role: Role, system_type: SystemType, api_version: u8) -> &'static str {
+    let _ = (role, system_type, api_version);
+    r#"{"user": {"mappings": [{"sourcePath": "$", "targetPath": "$"}]}, "group": {"mappings": [{"sourcePath": "$", "targetPath": "$"}]}}"#
+}
+
+/// The parsed default transformation (see [`default_text`]).
+pub fn default_for(
+    role: Role,
+    system_type: SystemType,
+    api_version: u8,
+) -> Result<Transformation, String> {
+    parse(default_text(role, system_type, api_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_for_every_type_and_version() {
+        for role in [Role::Source, Role::Target] {
+            for t in [SystemType::IdentityAuthentication, SystemType::Scim] {
+                for v in [1, 2] {
+                    assert!(default_for(role, t, v).is_ok(), "{role:?} {t:?} v{v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_part() {
+        assert!(parse("{").unwrap_err().contains("not valid JSON"));
+        let e = parse(r#"{"user": {"mappings": [{"sourcePath": "$.a", "targetPath": "$.b"}, {"sourcePath": "$.a", "targetPath": "$.b", "functions": [{"type": "nope"}]}]}}"#)
+            .unwrap_err();
+        assert!(e.starts_with("user.mappings[1]"), "{e}");
+    }
+}
