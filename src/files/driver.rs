@@ -341,4 +341,74 @@ mod tests {
         assert_eq!(admin.permissions.len(), 4);
         assert_eq!(admin.secrets.len(), 1);
     }
+
+    #[test]
+    fn provisioning_example_is_configured() {
+        use crate::reconcile::{ConnectionCheck, Observations};
+        use crate::runtime::OutboundAuth;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/provisioning");
+        let mut driver = FilesDriver::new(&dir).unwrap();
+        let out = driver.pass(jiff::Timestamp::now()).unwrap();
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(out.entries.len(), 6);
+        let ready = |out: &PassOutput, kind: &str| {
+            let e = out.entries.iter().find(|e| e.kind == kind).unwrap();
+            e.status["conditions"][0].clone()
+        };
+        for e in out.entries.iter().filter(|e| e.kind != "TargetSystem") {
+            assert_eq!(
+                e.status["conditions"][0]["status"], "True",
+                "{}: {}",
+                e.key, e.status
+            );
+        }
+        // The target waits for its first connection check.
+        assert_eq!(ready(&out, "TargetSystem")["reason"], "NotYetChecked");
+        let source_id = "3f6c8e2a-5b7d-4c9e-8f1a-2b3c4d5e6f70";
+        let source = out
+            .entries
+            .iter()
+            .find(|e| e.kind == "SourceSystem")
+            .unwrap();
+        assert_eq!(
+            source.status["realTimeUrls"]["user"],
+            format!("/tenants/acme/ipsproxy/service/api/v1/systems/{source_id}/entities/user")
+        );
+        let acme = &out.config.tenants["acme"];
+        assert!(acme.source_systems.contains_key(source_id));
+        let target = acme.targets_of(source_id).next().unwrap();
+        assert_eq!(target.url, "https://127.0.0.1:8443/tenants/apps/scim");
+        assert_eq!(
+            target.auth,
+            OutboundAuth::Basic {
+                username: "9b2e4d6f-8a1c-4e3b-a5d7-2f4e6a8c0b1d".into(),
+                password: "apps-secret-change-me".into()
+            }
+        );
+        // The target's credentials are those of apps' admin.
+        let apps_admin = &out.config.tenants["apps"].admins[&*match &target.auth {
+            OutboundAuth::Basic { username, .. } => username.clone(),
+            _ => unreachable!(),
+        }];
+        assert_eq!(apps_admin.secrets[0].value, "apps-secret-change-me");
+
+        // With a successful check the target is Ready.
+        let mut state = FilesState::new();
+        let docs = DirLoader::new().load(&dir).unwrap().documents;
+        let mut obs = Observations::default();
+        obs.connection.insert(
+            target.id.clone(),
+            ConnectionCheck {
+                ok: true,
+                reason: "Connected".into(),
+                message: "ok".into(),
+            },
+        );
+        let out = state.pass_with(docs, &obs, jiff::Timestamp::now());
+        assert_eq!(ready(&out, "TargetSystem")["status"], "True");
+        let json =
+            serde_json::to_string(&out.entries.iter().map(|e| e.to_json()).collect::<Vec<_>>())
+                .unwrap();
+        assert!(!json.contains("secret-change-me"));
+    }
 }

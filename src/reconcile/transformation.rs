@@ -23,10 +23,14 @@ pub fn parse(json: &str) -> Result<Transformation, String> {
     Transformation::parse(json).map_err(|e| e.to_string())
 }
 
-/// The default transformation text of a system of `system_type` and `api_version` in `role`.
+/// The default transformation text of a system of `system_type` and `api_version` in `role`
+/// (SAP's documented defaults).
 pub fn default_text(role: Role, system_type: SystemType, api_version: u8) -> &'static str {
-    let _ = (role, system_type, api_version);
-    r#"{"user": {"mappings": [{"sourcePath": "$", "targetPath": "$"}]}, "group": {"mappings": [{"sourcePath": "$", "targetPath": "$"}]}}"#
+    use crate::provisioning::transform::defaults;
+    match role {
+        Role::Source => defaults::source(system_type, api_version),
+        Role::Target => defaults::target(system_type, api_version),
+    }
 }
 
 /// The parsed default transformation (see [`default_text`]).
