@@ -19,6 +19,11 @@ use idrelay::reconcile::{DEFAULT_NAMESPACE, ObjectKey};
 use idrelay::runtime::{Runtime, RuntimeConfig, RuntimeOptions};
 use idrelay::server::{self, ServeOptions, StatusSource, TlsMode};
 
+/// mimalloc instead of the system allocator: the request path allocates many small, short-lived
+/// objects (JSON values, strings, futures), where glibc malloc showed ~28 % of the samples.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "idrelay",
