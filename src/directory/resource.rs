@@ -15,6 +15,8 @@ use serde_json::{Map, Value, json};
 use super::Kind;
 use super::legacy_ids::render_user_uuid;
 use super::state::{Entry, TenantState};
+use crate::scim::projection::default_keeps_text;
+use crate::scim::urn;
 use crate::store::format_timestamp;
 
 /// A user or group read from a committed snapshot.
@@ -77,6 +79,19 @@ impl Resource {
     pub fn to_json(&self, base_url: &str) -> Value {
         render(&self.snapshot, self.kind, &self.entry, base_url)
     }
+
+    /// `meta.location`: `<base_url>/Users/<id>` or `<base_url>/Groups/<id>`.
+    pub fn location(&self, base_url: &str) -> String {
+        let base = base_url.trim_end_matches('/');
+        format!("{base}{}{}", endpoint(self.kind), self.entry.id)
+    }
+
+    /// Appends to `out` the serialised [`Resource::to_json`] as the empty projection returns it,
+    /// written straight from the stored JSON text; `false` (and `out` unchanged) when the body
+    /// needs the general path (see [`write_default_json`]).
+    pub fn write_default_json(&self, base_url: &str, out: &mut Vec<u8>) -> bool {
+        write_default_json(&self.snapshot, self.kind, &self.entry, base_url, out)
+    }
 }
 
 fn endpoint(kind: Kind) -> &'static str {
@@ -87,6 +102,9 @@ fn endpoint(kind: Kind) -> &'static str {
 }
 
 /// Renders an entry of `state` as SCIM JSON.
+///
+/// Keep [`write_default_json`] in step with this function: the test
+/// `fast_rendering_matches_render` compares the two.
 pub(crate) fn render(state: &TenantState, kind: Kind, entry: &Entry, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
     let mut body = entry.body_json();
@@ -155,4 +173,379 @@ pub(crate) fn render(state: &TenantState, kind: Kind, entry: &Entry, base_url: &
         }),
     );
     Value::Object(out)
+}
+
+/// The top-level members of a JSON object text as `(key, raw value)` pairs, in order; `None`
+/// when the text is not an object or a key holds an escape (the general path handles those).
+/// Assumes valid JSON, which the writer always stores.
+fn top_level_members(text: &str) -> Option<Vec<(&str, &str)>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut members = Vec::with_capacity(16);
+    if b.get(i) == Some(&b'}') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(members);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(b, i)?;
+        let key = text.get(i + 1..key_end - 1)?;
+        if key.contains('\\') {
+            return None;
+        }
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let value_end = value_end(b, i)?;
+        members.push((key, text.get(i..value_end)?));
+        i = skip_ws(b, value_end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(members),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// The index after the closing quote of the string starting at `start` (a `"`).
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index after the JSON value starting at `start`.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while let Some(&c) = b.get(i) {
+                match c {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let mut i = start;
+            while b
+                .get(i)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
+            {
+                i += 1;
+            }
+            (i > start).then_some(i)
+        }
+    }
+}
+
+/// Appends a JSON string.
+fn write_str(out: &mut Vec<u8>, s: &str) -> bool {
+    serde_json::to_writer(&mut *out, s).is_ok()
+}
+
+/// The members the rendering adds; a body holding one of them takes the general path.
+const RENDERED_KEYS: [&str; 5] = ["schemas", "id", "meta", "groups", "members"];
+
+/// Appends to `out` exactly the bytes `serde_json::to_vec` gives for
+/// `Projection::default().apply(&render(state, kind, entry, base_url))`, splicing the stored
+/// JSON text instead of building a tree. Returns `false` with `out` unchanged when the body
+/// needs the general path: an attribute the empty projection removes (see
+/// [`default_keeps_text`]), a member spelled unlike its canonical key, a user without the SAP
+/// extension, or text this writer does not split.
+pub(crate) fn write_default_json(
+    state: &TenantState,
+    kind: Kind,
+    entry: &Entry,
+    base_url: &str,
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    let ok = try_write_default_json(state, kind, entry, base_url, out).is_some();
+    if !ok {
+        out.truncate(start);
+    }
+    ok
+}
+
+fn try_write_default_json(
+    state: &TenantState,
+    kind: Kind,
+    entry: &Entry,
+    base_url: &str,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    let rt = kind.resource_type();
+    if !default_keeps_text(&entry.body, rt) {
+        return None;
+    }
+    let members = top_level_members(&entry.body)?;
+    let mut schemas = None;
+    for (key, value) in &members {
+        if let Some(canonical) = RENDERED_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)) {
+            if *key != "schemas" || *canonical != "schemas" {
+                return None;
+            }
+            schemas = Some(*value);
+        } else if let Some(ext) = rt.extension(key)
+            && (ext.id != *key || !value.starts_with('{'))
+        {
+            return None;
+        }
+    }
+    let schemas = schemas?;
+    if kind == Kind::User
+        && (!schemas.contains(&format!("\"{}\"", urn::SAP_USER))
+            || !members.iter().any(|(k, _)| *k == urn::SAP_USER))
+    {
+        return None;
+    }
+    let base = base_url.trim_end_matches('/');
+    out.reserve(entry.body.len() + 512 + base.len() * 2);
+    out.extend_from_slice(b"{\"schemas\":");
+    out.extend_from_slice(schemas.as_bytes());
+    out.extend_from_slice(b",\"id\":");
+    write_str(out, &entry.id).then_some(())?;
+    for (key, value) in &members {
+        if *key == "schemas" {
+            continue;
+        }
+        out.push(b',');
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        if kind == Kind::User && *key == urn::SAP_USER {
+            write_sap_user_extension(value, &entry.id, out)?;
+        } else {
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    match kind {
+        Kind::User => write_groups(state, &entry.id, base, out)?,
+        Kind::Group => write_members(state, &entry.id, base, out)?,
+    }
+    out.extend_from_slice(b",\"meta\":{\"resourceType\":\"");
+    out.extend_from_slice(kind.to_string().as_bytes());
+    out.extend_from_slice(b"\",\"created\":");
+    write_str(out, &format_timestamp(entry.created)).then_some(())?;
+    out.extend_from_slice(b",\"lastModified\":");
+    write_str(out, &format_timestamp(entry.last_modified)).then_some(())?;
+    out.extend_from_slice(b",\"version\":");
+    write_str(out, &format!("W/\"{}\"", entry.version)).then_some(())?;
+    out.extend_from_slice(b",\"location\":");
+    write_str(out, &format!("{base}{}{}", endpoint(kind), entry.id)).then_some(())?;
+    out.extend_from_slice(b"}}");
+    Some(())
+}
+
+/// The SAP user extension with the rendered-only `userUuid`, as [`render_user_uuid`] makes it.
+fn write_sap_user_extension(raw: &str, id: &str, out: &mut Vec<u8>) -> Option<()> {
+    let ext: Map<String, Value> = serde_json::from_str(raw).ok()?;
+    let mut holder = Map::with_capacity(2);
+    holder.insert(urn::SAP_USER.to_string(), Value::Object(ext));
+    render_user_uuid(&mut holder, id);
+    let ext = holder.get(urn::SAP_USER)?;
+    serde_json::to_writer(&mut *out, ext).ok()
+}
+
+/// `,"groups":[…]` of a user (nothing without memberships).
+fn write_groups(state: &TenantState, id: &str, base: &str, out: &mut Vec<u8>) -> Option<()> {
+    let mut first = true;
+    for g in state
+        .groups_of(id)
+        .iter()
+        .filter_map(|gid| state.get(Kind::Group, gid))
+    {
+        out.extend_from_slice(if first {
+            b",\"groups\":[{\"value\":"
+        } else {
+            b",{\"value\":"
+        });
+        first = false;
+        write_str(out, &g.id).then_some(())?;
+        if let Some(display) = &g.display {
+            out.extend_from_slice(b",\"display\":");
+            write_str(out, display).then_some(())?;
+        }
+        out.extend_from_slice(b",\"$ref\":");
+        write_str(out, &format!("{base}/Groups/{}", g.id)).then_some(())?;
+        out.extend_from_slice(b",\"type\":\"direct\"}");
+    }
+    if !first {
+        out.push(b']');
+    }
+    Some(())
+}
+
+/// `,"members":[…]` of a group (nothing without members).
+fn write_members(state: &TenantState, id: &str, base: &str, out: &mut Vec<u8>) -> Option<()> {
+    let mut first = true;
+    for mid in state.members_of(id).iter() {
+        let Some(kind) = state.kind_of(mid) else {
+            continue;
+        };
+        let Some(member) = state.get(kind, mid) else {
+            continue;
+        };
+        out.extend_from_slice(if first {
+            b",\"members\":[{\"value\":"
+        } else {
+            b",{\"value\":"
+        });
+        first = false;
+        write_str(out, &member.id).then_some(())?;
+        out.extend_from_slice(b",\"$ref\":");
+        write_str(out, &format!("{base}{}{}", endpoint(kind), member.id)).then_some(())?;
+        out.extend_from_slice(b",\"type\":");
+        write_str(out, &kind.to_string()).then_some(())?;
+        out.push(b'}');
+    }
+    if !first {
+        out.push(b']');
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::Origin;
+    use crate::directory::ops::{Batch, create};
+    use crate::scim::projection::Projection;
+    use serde_json::json;
+
+    const BASE: &str = "https://h/tenants/acme/scim/";
+
+    fn slow(state: &TenantState, kind: Kind, entry: &Entry) -> Vec<u8> {
+        let full = render(state, kind, entry, BASE);
+        serde_json::to_vec(&Projection::default().apply(&full, kind.resource_type())).unwrap()
+    }
+
+    fn fast(state: &TenantState, kind: Kind, entry: &Entry) -> Option<Vec<u8>> {
+        let mut out = b"prefix".to_vec();
+        let written = write_default_json(state, kind, entry, BASE, &mut out);
+        if !written {
+            assert_eq!(
+                out, b"prefix",
+                "a refused write leaves the buffer as it was"
+            );
+            return None;
+        }
+        Some(out.split_off(6))
+    }
+
+    #[test]
+    fn fast_rendering_matches_render() {
+        let mut state = TenantState::new("acme");
+        let mut batch = Batch::new(Timestamp::from_millisecond(1_700_000_000_000).unwrap());
+        let mut add = |state: &mut TenantState, kind: Kind, body: Value| {
+            create(state, &mut batch, kind, body, &Origin::ScimV2).unwrap()
+        };
+        let alice = add(
+            &mut state,
+            Kind::User,
+            json!({
+                "schemas": [urn::USER, urn::ENTERPRISE_USER],
+                "userName": "alice",
+                "name": {"givenName": "Al\"ice", "familyName": "Smith"},
+                "displayName": "Alice ü",
+                "emails": [{"value": "a@example.com", "type": "work", "primary": true}],
+                urn::ENTERPRISE_USER: {"employeeNumber": "7"},
+                urn::SAP_USER: {"mailVerified": true},
+                "active": true
+            }),
+        );
+        let bare = add(&mut state, Kind::User, json!({"userName": "bare"}));
+        let secret = add(
+            &mut state,
+            Kind::User,
+            json!({"userName": "carol", "password": "s3cret", "name": {}}),
+        );
+        let sub = add(&mut state, Kind::Group, json!({"displayName": "Sub"}));
+        let group = add(
+            &mut state,
+            Kind::Group,
+            json!({
+                "schemas": [urn::GROUP],
+                "displayName": "Admins",
+                "members": [{"value": &*alice.id}, {"value": &*sub.id}, {"value": &*bare.id}]
+            }),
+        );
+        let cases = [
+            (Kind::User, &alice),
+            (Kind::User, &bare),
+            (Kind::User, &secret),
+            (Kind::Group, &sub),
+            (Kind::Group, &group),
+        ];
+        let mut fast_count = 0;
+        for (kind, entry) in cases {
+            let entry = state.get(kind, &entry.id).unwrap().clone();
+            let expected = slow(&state, kind, &entry);
+            if let Some(got) = fast(&state, kind, &entry) {
+                fast_count += 1;
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(expected).unwrap(),
+                    "{}",
+                    entry.body
+                );
+            }
+        }
+        // Everything but the user with a password (and an empty `name`) takes the fast path.
+        assert_eq!(fast_count, 4);
+        assert!(fast(&state, Kind::User, &secret).is_none());
+    }
+
+    #[test]
+    fn top_level_members_split_compact_and_spaced_text() {
+        let text = r#" { "a" : [1, {"b": "}\"]"}], "c":{"d":null} ,"e":-1.5e3,"f":"x\\"} "#;
+        assert_eq!(
+            top_level_members(text).unwrap(),
+            vec![
+                ("a", r#"[1, {"b": "}\"]"}]"#),
+                ("c", r#"{"d":null}"#),
+                ("e", "-1.5e3"),
+                ("f", r#""x\\""#),
+            ]
+        );
+        assert_eq!(top_level_members("{}").unwrap(), vec![]);
+        for bad in ["[]", "{\"a\":1", "{\"a\\u0041\":1}", "{\"a\":1} x", ""] {
+            assert!(top_level_members(bad).is_none(), "{bad}");
+        }
+    }
 }

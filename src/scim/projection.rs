@@ -9,12 +9,14 @@
 //!   and every `returned: always` attribute (`id`, SAP `userId`), and removes extension
 //!   objects and complex values that the projection left empty.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use super::ScimError;
 use super::path::AttrPath;
 use super::resource::lookup_attribute;
-use super::schema::{AttrType, Attribute, ResourceType, Returned, Schema};
+use super::schema::{AttrType, Attribute, ResourceType, Returned, Schema, SchemaRegistry};
 
 /// A parsed projection.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -172,6 +174,52 @@ impl Projection {
     }
 }
 
+/// The quoted, lowercased names of the attributes and sub-attributes (any schema of `rt`) that
+/// an empty projection removes: `returned: never` and `returned: request`.
+fn hidden_by_default(rt: &ResourceType) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut visit = |attr: &Attribute| {
+        if matches!(attr.returned, Returned::Never | Returned::Request) {
+            names.push(format!("\"{}\"", attr.name.to_ascii_lowercase()));
+        }
+    };
+    for schema in rt.schemas() {
+        for attr in &schema.attributes {
+            visit(attr);
+            attr.sub_attributes.iter().for_each(&mut visit);
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Whether the empty projection keeps every member of a resource's JSON text unchanged, judged
+/// conservatively from the text alone: no `returned: never`/`request` attribute name of `rt`
+/// appears as a JSON string anywhere (case-insensitively) and no empty object or array does
+/// (the projection drops those). `false` only means "use [`Projection::apply`]".
+pub fn default_keeps_text(json_text: &str, rt: &ResourceType) -> bool {
+    static HIDDEN: OnceLock<Vec<(&'static str, Vec<String>)>> = OnceLock::new();
+    let hidden = HIDDEN.get_or_init(|| {
+        let registry = SchemaRegistry::get();
+        [&registry.user, &registry.group]
+            .into_iter()
+            .map(|rt| (rt.name, hidden_by_default(rt)))
+            .collect()
+    });
+    if json_text.contains("{}") || json_text.contains("[]") {
+        return false;
+    }
+    let lower = json_text.to_ascii_lowercase();
+    let names = hidden.iter().find(|(name, _)| *name == rt.name);
+    match names {
+        Some((_, names)) => !names.iter().any(|n| lower.contains(n.as_str())),
+        None => !hidden_by_default(rt)
+            .iter()
+            .any(|n| lower.contains(n.as_str())),
+    }
+}
+
 /// `None` for an empty object or array (and for arrays whose elements all became empty).
 fn non_empty(v: Value) -> Option<Value> {
     match v {
@@ -288,6 +336,23 @@ mod tests {
     use crate::scim::schema::SchemaRegistry;
     use crate::scim::urn;
     use serde_json::json;
+
+    #[test]
+    fn default_keeps_text_refuses_hidden_names_and_empty_values() {
+        let rt = &SchemaRegistry::get().user;
+        assert!(default_keeps_text(
+            r#"{"schemas":["x"],"userName":"a","emails":[{"value":"a@b"}]}"#,
+            rt
+        ));
+        for text in [
+            r#"{"userName":"a","Password":"s"}"#,
+            r#"{"userName":"a","urn:ietf:params:scim:schemas:extension:sap:2.0:User":{"sendMail":true}}"#,
+            r#"{"userName":"a","emails":[]}"#,
+            r#"{"userName":"a","name":{}}"#,
+        ] {
+            assert!(!default_keeps_text(text, rt), "{text}");
+        }
+    }
 
     fn user_resource() -> Value {
         json!({

@@ -146,16 +146,19 @@ pub fn if_match(headers: &HeaderMap) -> Option<String> {
 /// A SCIM JSON response with the given status.
 pub fn scim_json(status: StatusCode, body: &Value) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(SCIM_MEDIA_TYPE),
-            );
-            response
-        }
+        Ok(bytes) => scim_json_bytes(status, bytes),
         Err(_) => ScimError::internal("the response could not be serialised").into_response(),
     }
+}
+
+/// A SCIM JSON response from an already serialised body.
+pub fn scim_json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_MEDIA_TYPE),
+    );
+    response
 }
 
 /// Sets a header when the value is a valid header value (ids and URLs always are).

@@ -15,7 +15,7 @@ use axum::response::Response;
 use super::context::{Access, ScimContext};
 use super::http::{
     etag_list_matches, header_text, if_match, no_content, not_modified, query_pairs, query_param,
-    read_json, scim_json, set_header,
+    read_json, scim_json, scim_json_bytes, set_header,
 };
 use super::limits;
 use crate::directory::{Kind, Origin, Resource};
@@ -46,14 +46,24 @@ fn resource_response(
     base_url: &str,
     projection: &Projection,
 ) -> Response {
-    let full = resource.to_json(base_url);
-    let body = projection.apply(&full, resource.kind.resource_type());
-    let mut response = scim_json(status, &body);
-    set_header(&mut response, header::ETAG, &resource.etag());
-    if status == StatusCode::CREATED
-        && let Some(location) = full.pointer("/meta/location").and_then(|v| v.as_str())
+    let mut bytes = Vec::new();
+    let mut response = if projection.is_empty() && resource.write_default_json(base_url, &mut bytes)
     {
-        set_header(&mut response, header::LOCATION, location);
+        scim_json_bytes(status, bytes)
+    } else {
+        let full = resource.to_json(base_url);
+        scim_json(
+            status,
+            &projection.apply(&full, resource.kind.resource_type()),
+        )
+    };
+    set_header(&mut response, header::ETAG, &resource.etag());
+    if status == StatusCode::CREATED {
+        set_header(
+            &mut response,
+            header::LOCATION,
+            &resource.location(base_url),
+        );
     }
     response
 }

@@ -12,19 +12,21 @@ use axum::body::Body;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value;
 
 use super::context::{Access, ScimContext};
-use super::http::{query_pairs, read_json, scim_json};
+use super::http::{query_pairs, read_json, scim_json_bytes};
 use super::limits;
 use crate::directory::{Kind, ListPage, ListQuery, Paging};
 use crate::scim::ScimError;
 use crate::scim::discovery::DiscoveryLimits;
 use crate::scim::filter::{FilterLimits, parse_filter};
-use crate::scim::list::{ListParams, effective_count, effective_start_index, list_response};
+#[cfg(doc)]
+use crate::scim::list::list_response;
+use crate::scim::list::{ListParams, effective_count, effective_start_index};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceType;
+use crate::scim::urn;
 
 /// The paging a request asks for: cursor paging when a `cursor` parameter is present (even
 /// empty), index paging otherwise; `count` defaulted and capped by the limits.
@@ -72,23 +74,47 @@ pub fn projection(params: &ListParams, rt: &ResourceType) -> Result<Projection, 
     )
 }
 
-/// The ListResponse of a page: every resource rendered with its kind's projection.
-pub fn render_page(
-    page: ListPage,
+/// The serialised ListResponse of a page (the members [`list_response`] gives, in its order):
+/// every resource rendered with its kind's projection (`None`: the `returned` rules only).
+/// Resources the empty projection keeps whole are written straight from their stored text.
+pub fn write_page<'p>(
+    page: &ListPage,
     base_url: &str,
-    project: impl Fn(Kind, &Value) -> Value,
-) -> Value {
-    let resources = page
-        .resources
-        .iter()
-        .map(|r| project(r.kind, &r.to_json(base_url)))
-        .collect();
-    list_response(
-        Some(page.total_results),
-        page.start_index,
-        resources,
-        page.next_cursor,
-    )
+    projection: impl Fn(Kind) -> Option<&'p Projection>,
+) -> Result<Vec<u8>, ScimError> {
+    let serialise = |_| ScimError::internal("the response could not be serialised");
+    let mut out = Vec::with_capacity(160 + page.resources.len() * 1024);
+    out.extend_from_slice(b"{\"schemas\":[");
+    serde_json::to_writer(&mut out, urn::LIST_RESPONSE).map_err(serialise)?;
+    out.extend_from_slice(b"],\"totalResults\":");
+    out.extend_from_slice(page.total_results.to_string().as_bytes());
+    out.extend_from_slice(b",\"itemsPerPage\":");
+    out.extend_from_slice(page.resources.len().to_string().as_bytes());
+    if let Some(start) = page.start_index {
+        out.extend_from_slice(b",\"startIndex\":");
+        out.extend_from_slice(start.to_string().as_bytes());
+    }
+    if let Some(cursor) = &page.next_cursor {
+        out.extend_from_slice(b",\"nextCursor\":");
+        serde_json::to_writer(&mut out, cursor).map_err(serialise)?;
+    }
+    out.extend_from_slice(b",\"Resources\":[");
+    for (i, resource) in page.resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let projection = projection(resource.kind);
+        let empty = projection.is_none_or(Projection::is_empty);
+        if !(empty && resource.write_default_json(base_url, &mut out)) {
+            let full = resource.to_json(base_url);
+            let rt = resource.kind.resource_type();
+            let projected =
+                Projection::apply(projection.unwrap_or(&Projection::default()), &full, rt);
+            serde_json::to_writer(&mut out, &projected).map_err(serialise)?;
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// Lists one kind.
@@ -98,8 +124,8 @@ fn list_kind(ctx: &ScimContext, kind: Kind, params: &ListParams) -> Result<Respo
     let query = list_query(params, rt, paging(params, &limits()))?;
     let projection = projection(params, rt)?;
     let page = ctx.directory.list(kind, &query)?;
-    let body = render_page(page, &ctx.base_url, |_, json| projection.apply(json, rt));
-    Ok(scim_json(StatusCode::OK, &body))
+    let body = write_page(&page, &ctx.base_url, |_| Some(&projection))?;
+    Ok(scim_json_bytes(StatusCode::OK, body))
 }
 
 /// `GET /Users`, `GET /Groups`.
@@ -295,13 +321,13 @@ pub async fn root_search(
     let page = root_page(&searches, &paging, |kind, query| {
         ctx.directory.list(kind, query)
     })?;
-    let body = render_page(page, &ctx.base_url, |kind, json| {
-        match projections.iter().find(|(k, _)| *k == kind) {
-            Some((_, projection)) => projection.apply(json, kind.resource_type()),
-            None => json.clone(),
-        }
-    });
-    Ok(scim_json(StatusCode::OK, &body))
+    let body = write_page(&page, &ctx.base_url, |kind| {
+        projections
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, projection)| projection)
+    })?;
+    Ok(scim_json_bytes(StatusCode::OK, body))
 }
 
 #[cfg(test)]
@@ -382,6 +408,34 @@ mod tests {
         assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
         let q = list_query(&params(Some("  "), Some(""), None, None), rt, page).unwrap();
         assert!(q.filter.is_none() && q.sort.is_none());
+    }
+
+    #[test]
+    fn written_page_has_the_list_response_members_in_order() {
+        let index = Paging::Index {
+            start_index: 3,
+            count: 0,
+        };
+        let cursor = Paging::Cursor {
+            cursor: None,
+            count: 0,
+        };
+        for page in [
+            empty_page(7, &index, None),
+            empty_page(2, &cursor, Some("c\"1")),
+        ] {
+            let expected = crate::scim::list::list_response(
+                Some(page.total_results),
+                page.start_index,
+                Vec::new(),
+                page.next_cursor.clone(),
+            );
+            let written = write_page(&page, "https://h/scim", |_| None).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&expected).unwrap()
+            );
+        }
     }
 
     fn empty_page(total: usize, paging: &Paging, next_cursor: Option<&str>) -> ListPage {
