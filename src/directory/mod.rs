@@ -15,6 +15,7 @@ pub mod legacy_ids;
 mod ops;
 mod query;
 mod resource;
+pub mod scim_v1;
 pub mod scim_v2;
 mod service;
 pub mod state;

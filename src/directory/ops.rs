@@ -9,6 +9,9 @@
 //! - Every user gets a legacy `userId` and every group a legacy `additionalId` when created
 //!   (see [`legacy_ids`]); a replacement or PATCH never changes them.
 //! - Members reference existing users or groups of the tenant; a group is never its own member.
+//! - The group limits hold (spec/domain.md §2.3): at most [`MAX_GROUPS_PER_TENANT`] groups,
+//!   [`MAX_GROUPS_PER_USER`] groups per user and [`MAX_MEMBERS_AT_CREATION`] members when a
+//!   group is created.
 //! - Every change appends exactly one change record with its origin; a write that changes
 //!   nothing writes nothing and keeps the version.
 
@@ -238,6 +241,28 @@ fn upsert(state: &TenantState, batch: &mut Batch, kind: Kind, entry: &Entry) {
     });
 }
 
+/// The most groups a tenant may have.
+pub const MAX_GROUPS_PER_TENANT: usize = 10_000;
+/// The most groups a user may be a direct member of.
+pub const MAX_GROUPS_PER_USER: usize = 500;
+/// The most members a group may be created with.
+pub const MAX_MEMBERS_AT_CREATION: usize = 20_000;
+
+/// Refuses adding `added` members when a user among them is already in
+/// [`MAX_GROUPS_PER_USER`] groups.
+fn check_groups_per_user(state: &TenantState, added: &[Arc<str>]) -> Result<(), ScimError> {
+    for member in added {
+        if state.kind_of(member) == Some(Kind::User)
+            && state.groups_of(member).len() >= MAX_GROUPS_PER_USER
+        {
+            return Err(ScimError::invalid_value(format!(
+                "user {member} is already in {MAX_GROUPS_PER_USER} groups, the most groups per user"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Creates a user or group from a normalised body.
 pub fn create(
     state: &mut TenantState,
@@ -258,7 +283,22 @@ pub fn create(
     legacy_ids::stamp(kind, &mut body, &legacy_id);
     let keys = IndexKeys::of(kind, &body);
     check_keys(state, kind, &keys, None)?;
-    let members = resolve_members(state, None, members.unwrap_or_default())?;
+    let members = members.unwrap_or_default();
+    if kind == Kind::Group {
+        if state.of(Kind::Group).len() >= MAX_GROUPS_PER_TENANT {
+            return Err(ScimError::invalid_value(format!(
+                "the tenant already has {MAX_GROUPS_PER_TENANT} groups, the most groups per tenant"
+            )));
+        }
+        if members.len() > MAX_MEMBERS_AT_CREATION {
+            return Err(ScimError::invalid_value(format!(
+                "{} members given; a group takes at most {MAX_MEMBERS_AT_CREATION} members at creation",
+                members.len()
+            )));
+        }
+    }
+    let members = resolve_members(state, None, members)?;
+    check_groups_per_user(state, &members)?;
     let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
     let entry = Arc::new(Entry {
         id: id.clone(),
@@ -378,6 +418,7 @@ fn update(
         }
         None => (Vec::new(), Vec::new()),
     };
+    check_groups_per_user(state, &added)?;
     if old_body == body && added.is_empty() && removed.is_empty() {
         return Ok(old);
     }
@@ -637,6 +678,53 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.status, 400);
+    }
+
+    #[test]
+    fn group_limits_per_user_per_tenant_and_at_creation() {
+        let (mut s, mut b) = new_state();
+        let user = |s: &mut TenantState, b: &mut Batch, name: &str| {
+            create(s, b, Kind::User, json!({"userName": name}), &Origin::ScimV1).unwrap()
+        };
+        let u = user(&mut s, &mut b, "busy");
+        let free = user(&mut s, &mut b, "free");
+        let group = |s: &mut TenantState, b: &mut Batch, i: usize, members: Value| {
+            create(
+                s,
+                b,
+                Kind::Group,
+                json!({"displayName": format!("g{i}"), "members": members}),
+                &Origin::ScimV1,
+            )
+        };
+        for i in 0..MAX_GROUPS_PER_USER {
+            group(&mut s, &mut b, i, json!([{"value": &*u.id}])).unwrap();
+        }
+        let err = group(&mut s, &mut b, 9_999_999, json!([{"value": &*u.id}])).unwrap_err();
+        assert!(err.detail.contains("groups per user"), "{}", err.detail);
+        let g = group(&mut s, &mut b, 9_999_998, json!([{"value": &*free.id}])).unwrap();
+        let err = replace(
+            &mut s,
+            &mut b,
+            Kind::Group,
+            &g.id,
+            json!({"displayName": "g9999998", "members": [{"value": &*u.id}]}),
+            None,
+            &Origin::ScimV1,
+        )
+        .unwrap_err();
+        assert!(err.detail.contains("groups per user"), "{}", err.detail);
+        let too_many: Vec<Value> = (0..=MAX_MEMBERS_AT_CREATION)
+            .map(|_| json!({"value": &*free.id}))
+            .collect();
+        let err = group(&mut s, &mut b, 9_999_997, json!(too_many)).unwrap_err();
+        assert!(err.detail.contains("members at creation"), "{}", err.detail);
+        let existing = s.of(Kind::Group).len();
+        for i in existing..MAX_GROUPS_PER_TENANT {
+            group(&mut s, &mut b, i + 1_000_000, json!([])).unwrap();
+        }
+        let err = group(&mut s, &mut b, 8_888_888, json!([])).unwrap_err();
+        assert!(err.detail.contains("groups per tenant"), "{}", err.detail);
     }
 
     #[test]

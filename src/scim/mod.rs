@@ -16,6 +16,7 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod sort;
+pub mod v1;
 
 pub use error::{ScimError, ScimType};
 

@@ -1,6 +1,6 @@
 //! The tenant-facing application: tenant routing in front of the routers, the tenant router
-//! (`/oauth2/token`, `/scim`, the real-time provisioning API and its logs under `/ipsproxy`),
-//! the request body limit and `/healthz`.
+//! (`/oauth2/token`, `/scim`, `/service/scim`, the real-time provisioning API and its logs
+//! under `/ipsproxy`), the request body limit and `/healthz`.
 //!
 //! Invariants: tenant resolution ([`route_tenant`]) runs before routing (a `map_request`
 //! around the router, not a router layer, so the rewritten URI is what gets routed); every
@@ -69,6 +69,7 @@ pub fn tenant_router() -> Router<Arc<Runtime>> {
         );
     router
         .nest("/scim", crate::directory::scim_v2::router())
+        .nest("/service/scim", crate::directory::scim_v1::router())
         .merge(crate::provisioning::realtime_api::router())
         .merge(crate::provisioning::logs::router())
 }
