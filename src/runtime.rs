@@ -55,6 +55,8 @@ pub struct Runtime {
     opened: tokio::sync::Mutex<BTreeMap<String, Arc<Directory>>>,
     /// Woken after new deliveries are committed (the delivery engine waits on it).
     delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// The outbox consumer: delivers accepted events to the target systems.
+    delivery: crate::delivery::DeliveryEngine,
 }
 
 impl Runtime {
@@ -64,6 +66,13 @@ impl Runtime {
         let store = Store::open(&options.data_dir).await?;
         let writer = WriterHandle::start(&store).await?;
         let auth = AuthState::load_or_create(&options.data_dir)?;
+        let delivery_wakeup = Arc::new(tokio::sync::Notify::new());
+        // Picks up the deliveries left pending in the store (recovery after a restart).
+        let delivery = crate::delivery::DeliveryEngine::start(
+            store.clone(),
+            writer.clone(),
+            delivery_wakeup.clone(),
+        );
         Ok(Arc::new(Runtime {
             store,
             writer,
@@ -74,7 +83,8 @@ impl Runtime {
                 hosts: HashMap::new(),
             }),
             opened: tokio::sync::Mutex::new(BTreeMap::new()),
-            delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            delivery_wakeup,
+            delivery,
         }))
     }
 
@@ -146,6 +156,11 @@ impl Runtime {
     /// is not waiting, so no wake-up is lost).
     pub fn notify_delivery(&self) {
         self.delivery_wakeup.notify_one();
+    }
+
+    /// The delivery engine (health of target systems, wake-ups).
+    pub fn delivery(&self) -> &crate::delivery::DeliveryEngine {
+        &self.delivery
     }
 
     /// What the delivery engine waits on between polls (see [`Runtime::notify_delivery`]).
