@@ -62,7 +62,7 @@ pub struct Job {
 
 /// The result of the SCIM calls.
 #[derive(Debug)]
-enum Performed {
+pub(crate) enum Performed {
     Ok {
         target_id: Option<String>,
         state: &'static str,
@@ -89,7 +89,7 @@ enum Performed {
 }
 
 #[derive(Debug, PartialEq)]
-enum MappingChange {
+pub(crate) enum MappingChange {
     Keep,
     Set {
         target_id: String,
@@ -194,6 +194,23 @@ async fn perform(job: &Job, mapping: Option<&str>, now: Timestamp) -> Performed 
             };
         }
     };
+    let outbound = Outbound {
+        client: &job.client,
+        target: &job.target,
+    };
+    perform_plan(&outbound, kind, plan).await
+}
+
+/// The target side of one execution without the outbox row: what a provisioning job uses to
+/// write an entity it planned with [`pipeline::plan`].
+pub(crate) struct Outbound<'a> {
+    pub client: &'a ScimClient,
+    pub target: &'a TargetSystemConfig,
+}
+
+/// Makes the SCIM calls of `plan` (create-conflict resolution, re-create of a vanished entity,
+/// then `assignGroup` / `unassignGroup` for users).
+pub(crate) async fn perform_plan(job: &Outbound<'_>, kind: Kind, plan: Plan) -> Performed {
     let performed = send_plan(job, kind, plan.clone()).await;
     if let Performed::Ok {
         target_id: Some(user_id),
@@ -229,7 +246,7 @@ fn with_info(performed: Performed, extra: String) -> Performed {
     }
 }
 
-async fn send_plan(job: &Job, kind: Kind, plan: Plan) -> Performed {
+async fn send_plan(job: &Outbound<'_>, kind: Kind, plan: Plan) -> Performed {
     let client = &job.client;
     let path = pipeline::resource_path(kind);
     let operation = plan.action.operation_label();
@@ -345,7 +362,7 @@ fn classify(
     }
 }
 
-async fn create(job: &Job, kind: Kind, body: &Value, mapped: Option<Value>) -> Performed {
+async fn create(job: &Outbound<'_>, kind: Kind, body: &Value, mapped: Option<Value>) -> Performed {
     let operation = Some("CREATE");
     let path = pipeline::resource_path(kind);
     let reply = job.client.send(Method::POST, path, &[], Some(body)).await;
@@ -377,14 +394,14 @@ async fn create(job: &Job, kind: Kind, body: &Value, mapped: Option<Value>) -> P
 
 /// A create answered 409: find the existing entity by its unique attribute(s) and update it.
 async fn resolve_conflict(
-    job: &Job,
+    job: &Outbound<'_>,
     kind: Kind,
     conflict: &Reply,
     mapped: Option<Value>,
 ) -> Performed {
     let operation = Some("CREATE");
     let mut mapped = mapped.unwrap_or(Value::Null);
-    if kind == Kind::User && !pipeline::automatic_conflict_resolution(&job.target) {
+    if kind == Kind::User && !pipeline::automatic_conflict_resolution(job.target) {
         return Performed::Permanent {
             role: SystemRole::Target,
             operation,
@@ -392,7 +409,7 @@ async fn resolve_conflict(
             answered: true,
         };
     }
-    let filters = pipeline::conflict_filters(&job.target, kind, &mapped);
+    let filters = pipeline::conflict_filters(job.target, kind, &mapped);
     let path = pipeline::resource_path(kind);
     for filter in &filters {
         let reply = job
@@ -419,7 +436,7 @@ async fn resolve_conflict(
             continue;
         };
         let existing = existing.to_string();
-        let action = pipeline::update_action(&job.target, &existing, &mut mapped);
+        let action = pipeline::update_action(job.target, &existing, &mut mapped);
         let (method, body) = match action {
             Action::Patch { body, .. } => (Method::PATCH, body),
             Action::Replace { body, .. } => (Method::PUT, body),
@@ -463,7 +480,7 @@ async fn resolve_conflict(
 
 /// The outcome of an update; 404 means the target entity is gone: create it again.
 async fn updated(
-    job: &Job,
+    job: &Outbound<'_>,
     kind: Kind,
     target_id: String,
     operation: Option<&'static str>,
@@ -496,7 +513,7 @@ async fn updated(
 
 /// `assignGroup` / `unassignGroup` target variables: add or remove the user in those groups.
 /// Returns a note when something failed (the user write itself succeeded).
-async fn assign_groups(job: &Job, plan: &Plan, user_id: &str) -> Option<String> {
+async fn assign_groups(job: &Outbound<'_>, plan: &Plan, user_id: &str) -> Option<String> {
     let mut failures = Vec::new();
     for (variable, assign) in [("assignGroup", true), ("unassignGroup", false)] {
         let Some(value) = plan.variables.get(variable) else {

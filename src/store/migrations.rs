@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "provisioning",
         include_str!("../../migrations/0002_provisioning.sql"),
     ),
+    (3, "jobs", include_str!("../../migrations/0003_jobs.sql")),
 ];
 
 /// Applies every pending migration in one transaction.

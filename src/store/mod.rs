@@ -8,6 +8,7 @@
 //! - Reads done here (loading a tenant, reading the change log) see committed data only.
 //! - Errors never carry resource bodies or secrets, only what failed.
 
+mod jobs;
 mod migrations;
 mod provisioning;
 mod rows;
@@ -25,6 +26,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Row, SqliteConnection};
 
+pub use jobs::{
+    FailedEntity, JobEntityKey, JobRunRecord, JobSourceState, JobStatus, JobTrigger, JobType,
+    MAX_FAILED_ENTITIES, ReadMode, StatisticsRole, SystemStatistics,
+};
 pub use migrations::MIGRATIONS;
 pub use provisioning::{
     DeliveryStatus, EventOperation, EventSeq, IdMappingRow, LogDetail, LogStatus, PendingDelivery,
@@ -451,6 +456,14 @@ async fn apply_write(conn: &mut SqliteConnection, write: &RowWrite) -> Result<()
         | RowWrite::RealtimeLog(_)
         | RowWrite::PruneRealtimeLogs { .. } => {
             return provisioning::apply(conn, write).await.unwrap_or(Ok(()));
+        }
+        RowWrite::JobRun(_)
+        | RowWrite::JobEntity { .. }
+        | RowWrite::DeleteJobEntity(_)
+        | RowWrite::JobSourceState { .. }
+        | RowWrite::InterruptJobRuns { .. }
+        | RowWrite::PruneJobRuns { .. } => {
+            return jobs::apply(conn, write).await.unwrap_or(Ok(()));
         }
         RowWrite::Upsert {
             tenant,

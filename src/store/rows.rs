@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::jobs::{JobEntityKey, JobRunRecord, JobSourceState};
 use super::provisioning::{DeliveryStatus, ProvisioningEvent, RealtimeLogEntry};
 use crate::directory::{Kind, Origin};
 
@@ -126,6 +127,31 @@ pub enum RowWrite {
     /// Delete the tenant's real-time log entries started before `before`, of one source
     /// system (`Some(id)`) or of all (`None`).
     PruneRealtimeLogs {
+        tenant: Arc<str>,
+        source_system: Option<Arc<str>>,
+        before: Timestamp,
+    },
+    /// Insert or replace a provisioning job run (its log, statistics and failed entities).
+    JobRun(Box<JobRunRecord>),
+    /// Insert or replace the content hash of what a job wrote of one entity to one target.
+    JobEntity {
+        key: JobEntityKey,
+        content_hash: Arc<str>,
+    },
+    DeleteJobEntity(JobEntityKey),
+    /// Set the delta state (watermark, delta read counter) of a source system.
+    JobSourceState {
+        tenant: Arc<str>,
+        source_system_id: Arc<str>,
+        state: JobSourceState,
+    },
+    /// Finish every queued or running job run as interrupted (at start-up, before any run).
+    InterruptJobRuns {
+        at: Timestamp,
+    },
+    /// Delete the tenant's finished job runs created before `before`, of one source system
+    /// (`Some(id)`) or of all (`None`).
+    PruneJobRuns {
         tenant: Arc<str>,
         source_system: Option<Arc<str>>,
         before: Timestamp,
