@@ -1133,3 +1133,178 @@ async fn sigkill_during_a_burst_loses_nothing() {
         events.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Outbound client and connection check
+// ---------------------------------------------------------------------------------------
+
+/// A target with an OAuth token endpoint: issues `tok-<n>` valid `lifetime` seconds and
+/// accepts only tokens it has not revoked.
+#[derive(Clone, Default)]
+struct OAuthTarget(Arc<Mutex<OAuthState>>);
+
+#[derive(Default)]
+struct OAuthState {
+    issued: u32,
+    valid: Vec<String>,
+    lifetime: u64,
+}
+
+async fn oauth_token(State(t): State<OAuthTarget>, headers: HeaderMap, body: String) -> Response {
+    let expected = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "client:secret")
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
+        || !body.contains("grant_type=client_credentials")
+    {
+        return (StatusCode::UNAUTHORIZED, "invalid_client").into_response();
+    }
+    let mut state = t.0.lock().unwrap();
+    state.issued += 1;
+    let token = format!("tok-{}", state.issued);
+    state.valid.push(token.clone());
+    axum::Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": state.lifetime}))
+        .into_response()
+}
+
+async fn oauth_users(State(t): State<OAuthTarget>, headers: HeaderMap) -> Response {
+    let state = t.0.lock().unwrap();
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !state.valid.iter().any(|t| t == presented) {
+        return scim_error(401, "invalid token");
+    }
+    axum::Json(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []}))
+        .into_response()
+}
+
+async fn serve_oauth_target(lifetime: u64) -> (OAuthTarget, SocketAddr) {
+    let target = OAuthTarget::default();
+    target.0.lock().unwrap().lifetime = lifetime;
+    let app = Router::new()
+        .route("/oauth2/token", axum::routing::post(oauth_token))
+        .route("/scim/Users", get(oauth_users))
+        .route(
+            "/forbidden/Users",
+            get(|| async { scim_error(403, "missing permission") }),
+        )
+        .with_state(target.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (target, addr)
+}
+
+fn oauth(addr: SocketAddr, secret: &str) -> OutboundAuth {
+    OutboundAuth::OAuthClientCredentials {
+        token_url: format!("http://{addr}/oauth2/token"),
+        client_id: "client".into(),
+        client_secret: secret.into(),
+    }
+}
+
+fn settings(url: &str, auth: OutboundAuth) -> idrelay::delivery::ClientSettings {
+    idrelay::delivery::ClientSettings::new(&SystemType::Scim, url, 2, &auth, &BTreeMap::new())
+}
+
+/// The OAuth token is cached, refreshed when it expires and when the target answers 401.
+#[tokio::test]
+async fn oauth_token_cache_refreshes_on_expiry_and_on_401() {
+    use idrelay::delivery::ScimClient;
+    use reqwest::Method;
+    let (target, addr) = serve_oauth_target(31).await; // 31 s - 30 s margin = 1 s of use
+    let client = ScimClient::new(&settings(
+        &format!("http://{addr}/scim"),
+        oauth(addr, "secret"),
+    ))
+    .unwrap();
+    for _ in 0..3 {
+        let reply = client.send(Method::GET, "/Users", &[], None).await.unwrap();
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(target.0.lock().unwrap().issued, 1, "cached");
+    target.0.lock().unwrap().valid.clear(); // revoked: the target answers 401
+    let reply = client.send(Method::GET, "/Users", &[], None).await.unwrap();
+    assert_eq!(reply.status, 200, "refetched after 401");
+    assert_eq!(target.0.lock().unwrap().issued, 2);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let reply = client.send(Method::GET, "/Users", &[], None).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(target.0.lock().unwrap().issued, 3, "refreshed on expiry");
+}
+
+/// The connection check names the leaf cause.
+#[tokio::test]
+async fn connection_check_names_the_leaf_cause() {
+    use idrelay::delivery::connection_check::check_with;
+    let (_, addr) = serve_oauth_target(3600).await;
+    let ok = check_with(&settings(
+        &format!("http://{addr}/scim"),
+        oauth(addr, "secret"),
+    ))
+    .await;
+    assert!(ok.ok, "{ok:?}");
+    assert_eq!(
+        ok.message,
+        "Connection to the selected target system was established successfully."
+    );
+    let cases = [
+        (
+            settings(&format!("http://{addr}/scim"), oauth(addr, "wrong")),
+            "Unauthorized",
+        ),
+        (
+            settings(
+                &format!("http://{addr}/forbidden"),
+                OutboundAuth::BearerToken { token: "t".into() },
+            ),
+            "Forbidden",
+        ),
+        (
+            settings(&format!("http://{addr}/nowhere"), OutboundAuth::None),
+            "NotFound",
+        ),
+        (
+            settings("http://127.0.0.1:9/scim", OutboundAuth::None),
+            "ConnectError",
+        ),
+        (
+            settings("http://no-such-host.invalid/scim", OutboundAuth::None),
+            "DNSError",
+        ),
+    ];
+    for (settings, reason) in cases {
+        let check = check_with(&settings).await;
+        assert!(!check.ok);
+        assert_eq!(check.reason, reason, "{check:?}");
+        assert!(!check.message.contains("wrong"), "no secret: {check:?}");
+    }
+}
+
+/// Against scim2-server: the right bearer token connects, a wrong one is Unauthorized.
+#[tokio::test]
+async fn connection_check_against_scim2_server() {
+    let server = support::Scim2Server::start("right").await;
+    let mut target = TargetSystemConfig::clone(
+        &config(
+            &server.base_url(),
+            OutboundAuth::BearerToken {
+                token: "right".into(),
+            },
+            &[],
+        )
+        .tenants[TENANT]
+            .target_systems[TARGET],
+    );
+    let check = idrelay::delivery::connection_check(&target).await;
+    assert!(check.ok, "{check:?}");
+    target.auth = OutboundAuth::BearerToken {
+        token: "wrong".into(),
+    };
+    let check = idrelay::delivery::connection_check(&target).await;
+    assert_eq!((check.ok, check.reason.as_str()), (false, "Unauthorized"));
+}
