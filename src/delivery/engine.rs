@@ -206,18 +206,24 @@ async fn dispatch_loop(weak: Weak<Inner>) {
         probes: HashMap::new(),
         done_tx,
     };
+    // Load on start, on every notify and poll; after completions only while rows were left
+    // in the store because of the memory cap.
+    let mut need_load = true;
+    let mut capped = false;
     loop {
         let Some(inner) = weak.upgrade() else {
             return;
         };
-        load(&inner, &mut d.queue).await;
+        if need_load {
+            capped = load(&inner, &mut d.queue).await;
+        }
         let wake = d.dispatch(&inner);
         let notify = inner.notify.clone();
         let notified = notify.notified();
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
         drop(inner);
         tokio::select! {
-            _ = notified => {}
+            _ = notified => need_load = true,
             done = done_rx.recv() => {
                 if let Some(done) = done {
                     d.on_done(&weak, done);
@@ -225,14 +231,16 @@ async fn dispatch_loop(weak: Weak<Inner>) {
                 while let Ok(done) = done_rx.try_recv() {
                     d.on_done(&weak, done);
                 }
+                need_load = capped;
             }
-            _ = sleep => {}
+            _ = sleep => need_load = true,
         }
     }
 }
 
-/// Loads pending rows not yet scheduled, up to [`MAX_LOADED`] in memory.
-async fn load(inner: &Inner, queue: &mut Queue) {
+/// Loads pending rows not yet scheduled, up to [`MAX_LOADED`] in memory; returns whether it
+/// stopped at the cap (rows may be left in the store).
+async fn load(inner: &Inner, queue: &mut Queue) -> bool {
     while queue.loaded() < MAX_LOADED {
         let rows = match inner
             .store
@@ -242,7 +250,7 @@ async fn load(inner: &Inner, queue: &mut Queue) {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::error!(%error, "could not read pending deliveries");
-                return;
+                return false;
             }
         };
         let full = rows.len() == LOAD_PAGE as usize;
@@ -250,9 +258,10 @@ async fn load(inner: &Inner, queue: &mut Queue) {
             queue.add(row);
         }
         if !full {
-            return;
+            return false;
         }
     }
+    true
 }
 
 impl Dispatcher {

@@ -541,6 +541,168 @@ mod tests {
         assert_eq!(escape_filter_string(r#"a"b\c"#), r#"a\"b\\c"#);
     }
 
+    use crate::delivery::tests::target;
+    use crate::provisioning::transform::{NoResolver, Transformation};
+    use crate::runtime::SourceSystemConfig;
+    use std::sync::Arc;
+
+    const TARGET_RULES: &str = r#"{"user": {"condition": "$.userName EMPTY false", "mappings": [
+        {"sourcePath": "$.userName", "targetPath": "$.userName"},
+        {"constant": false, "targetPath": "$.active", "scope": "deleteEntity"}
+    ]}}"#;
+
+    fn source() -> SourceSystemConfig {
+        SourceSystemConfig {
+            resource: "ns/s".into(),
+            id: "source-1".into(),
+            display_name: "S".into(),
+            system_type: SystemType::IdentityAuthentication,
+            url: None,
+            auth: crate::runtime::OutboundAuth::None,
+            properties: BTreeMap::new(),
+            api_version: 2,
+            transformation: Arc::new(
+                Transformation::parse(
+                    r#"{"user": {"mappings": [{"sourcePath": "$", "targetPath": "$"}]}}"#,
+                )
+                .unwrap(),
+            ),
+            enabled: true,
+        }
+    }
+
+    fn plan_for(
+        target: &TargetSystemConfig,
+        operation: EventOperation,
+        payload: Option<&Value>,
+        mapped_to: Option<&str>,
+    ) -> Plan {
+        let source = source();
+        plan(&PlanInput {
+            kind: Kind::User,
+            operation,
+            payload,
+            entity_id: "u1",
+            target_id: mapped_to,
+            source: &source,
+            target,
+            resolver: &NoResolver,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        })
+        .unwrap()
+    }
+
+    fn with(props: &[(&str, &str)], system_type: SystemType) -> TargetSystemConfig {
+        let mut t = TargetSystemConfig::clone(&target("http://t/scim"));
+        t.transformation = Arc::new(Transformation::parse(TARGET_RULES).unwrap());
+        t.system_type = system_type;
+        for (k, v) in props {
+            t.properties.insert(k.to_string(), v.to_string());
+        }
+        t
+    }
+
+    #[test]
+    fn create_then_put_or_patch() {
+        let user = json!({"id": "u1", "userName": "alice"});
+        let t = with(&[], SystemType::Scim);
+        let p = plan_for(&t, EventOperation::Upsert, Some(&user), None);
+        assert_eq!(
+            p.action,
+            Action::Create {
+                body: json!({"userName": "alice"})
+            }
+        );
+        let p = plan_for(&t, EventOperation::Upsert, Some(&user), Some("t1"));
+        assert_eq!(
+            p.action,
+            Action::Replace {
+                target_id: "t1".into(),
+                body: json!({"userName": "alice", "id": "t1"})
+            }
+        );
+        let t = with(
+            &[("scim.support.patch.operation", "true")],
+            SystemType::Scim,
+        );
+        let p = plan_for(&t, EventOperation::Upsert, Some(&user), Some("t1"));
+        assert_eq!(p.action.operation_label(), Some("PATCH"));
+        // The target condition skips.
+        let p = plan_for(&t, EventOperation::Upsert, Some(&json!({"id": "u1"})), None);
+        assert!(
+            matches!(
+                p.action,
+                Action::Skip {
+                    role: SystemRole::Target,
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn delete_deactivates_with_delete_entity_mappings() {
+        let t = with(&[], SystemType::Scim);
+        let p = plan_for(&t, EventOperation::Delete, None, Some("t1"));
+        assert_eq!(
+            p.action,
+            Action::Deactivate {
+                target_id: "t1".into(),
+                body: patch_replace(&json!({"active": false}))
+            }
+        );
+        // Identity Authentication v2 targets also need ias.user.update.instead.delete.
+        let t = with(&[], SystemType::IdentityAuthentication);
+        let p = plan_for(&t, EventOperation::Delete, None, Some("t1"));
+        assert_eq!(
+            p.action,
+            Action::Delete {
+                target_id: "t1".into()
+            }
+        );
+        let t = with(
+            &[("ias.user.update.instead.delete", "true")],
+            SystemType::IdentityAuthentication,
+        );
+        let p = plan_for(&t, EventOperation::Delete, None, Some("t1"));
+        assert_eq!(p.action.operation_label(), Some("PATCH"));
+        // Never provisioned: nothing to delete.
+        let p = plan_for(&t, EventOperation::Delete, None, None);
+        assert!(matches!(
+            p.action,
+            Action::Skip {
+                state: "Entity Not Provisioned",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn conflict_filters_follow_the_unique_attribute_property() {
+        let t = with(&[], SystemType::Scim);
+        let user = json!({"userName": "a\"b", "emails": [{"value": "a@x.org"}]});
+        assert_eq!(
+            conflict_filters(&t, Kind::User, &user),
+            vec![r#"userName eq "a\"b""#]
+        );
+        let t = with(
+            &[("scim.user.unique.attribute", "emails[0].value, userName")],
+            SystemType::Scim,
+        );
+        assert_eq!(
+            conflict_filters(&t, Kind::User, &user),
+            vec![
+                r#"emails.value eq "a@x.org""#.to_string(),
+                r#"userName eq "a\"b""#.to_string()
+            ]
+        );
+        assert_eq!(
+            conflict_filters(&t, Kind::Group, &json!({"displayName": "G"})),
+            vec![r#"displayName eq "G""#]
+        );
+    }
+
     #[test]
     fn referenced_ids_of_groups_and_users() {
         let group = json!({"members": [{"value": "u1"}, {"value": "g2"}]});
