@@ -1,6 +1,7 @@
 //! The `idrelay` command line: `serve` (the files driver with the embedded runtime), `crds`
 //! (print the CRD YAML), `get` (a kubectl-like table from a running instance's `GET /status`)
-//! and `logs` (the real-time provisioning logs of a tenant).
+//! `logs` (the real-time provisioning logs of a tenant) and `job` (start provisioning jobs and
+//! read their logs).
 //!
 //! This is the edge of the program: errors are `anyhow` here and nowhere else; logging goes
 //! through `tracing` filtered by `RUST_LOG` (default `info`).
@@ -23,6 +24,28 @@ use idrelay::server::{self, ServeOptions, StatusSource, TlsMode};
 /// objects (JSON values, strings, futures), where glibc malloc showed ~28 % of the samples.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h` (`enum mi_option_e`); the Rust
+/// bindings do not name it.
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// How long (ms) mimalloc keeps freed memory before returning it to the OS (default 1000 ms,
+/// times 10 for arenas). Bursts such as a /Bulk preload free a lot at once; returning it
+/// within ~100 ms keeps the resident size close to the live data.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+unsafe extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+}
+
+/// Sets mimalloc's purge delay; call before any other thread exists (the setter is not
+/// thread-safe).
+fn configure_allocator() {
+    // SAFETY: plain setter of a mimalloc option (linked in by `mimalloc`), called from `main`
+    // before the runtime starts its threads.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +70,65 @@ enum Command {
     Get(GetArgs),
     /// Print the real-time provisioning logs of a tenant from a running instance.
     Logs(LogsArgs),
+    /// Provisioning jobs of a running instance: start one, read job logs.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Start a Read job (or a Resync job with --resync) of a source system.
+    Run(JobRunArgs),
+    /// Print a job log (with a job id) or the recent job runs of a tenant.
+    Log(JobLogArgs),
+}
+
+/// The instance and credentials every `idrelay job` command uses.
+#[derive(Debug, Args)]
+struct JobConnection {
+    /// The tenant name.
+    #[arg(long)]
+    tenant: String,
+    /// Base URL of the tenant listener (the job API is under `URL/tenants/TENANT/ips/…`).
+    #[arg(long, value_name = "URL", default_value = "https://127.0.0.1:8443")]
+    url: String,
+    /// Client id of a technical admin holding AccessIdentityProvisioningTenantAdminAPI.
+    #[arg(long, env = "IDRELAY_CLIENT_ID")]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, env = "IDRELAY_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: String,
+    /// Do not verify the listener's certificate (a local self-signed instance).
+    #[arg(long)]
+    insecure: bool,
+    /// Print the JSON answers instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct JobRunArgs {
+    #[command(flatten)]
+    connection: JobConnection,
+    /// The source system id.
+    source_system_id: String,
+    /// Run a Resync job (write everything) instead of a Read job.
+    #[arg(long)]
+    resync: bool,
+    /// Wait for the job to finish and print its log; exit 1 when it finished with an error.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Debug, Args)]
+struct JobLogArgs {
+    #[command(flatten)]
+    connection: JobConnection,
+    /// The job id; without it, the recent runs are listed.
+    job_id: Option<String>,
+    /// List only the runs of this source system.
+    #[arg(long)]
+    source_system: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,8 +236,16 @@ struct ImportArgs {
     file: PathBuf,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    configure_allocator();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds => {
@@ -165,6 +255,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Get(args) => get(args).await,
         Command::Import(args) => import(args).await,
         Command::Logs(args) => logs(args).await,
+        Command::Job(JobCommand::Run(args)) => job_run(args).await,
+        Command::Job(JobCommand::Log(args)) => job_log(args).await,
         Command::Serve(args) => {
             init_tracing();
             serve(args).await
@@ -203,6 +295,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), "runtime opened");
     // Real-time log retention: prunes now and hourly for as long as the process runs.
     let _retention = idrelay::provisioning::logs::spawn_retention(Arc::clone(&runtime));
+    // Scheduled provisioning jobs (ips.job.interval.minutes) and job log retention.
+    let _jobs = idrelay::provisioning::jobs::spawn_scheduler(Arc::clone(&runtime));
 
     let status = driver.status();
     let apply = {
@@ -470,6 +564,200 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     if report.failed > 0 {
         std::process::exit(1);
+    }
+    Ok(())
+}
+
+impl JobConnection {
+    fn client(&self) -> anyhow::Result<reqwest::Client> {
+        // reqwest is built without a default crypto provider; install ring for https URLs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(self.insecure)
+            .build()
+            .context("building the HTTP client")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/tenants/{}{path}",
+            self.url.trim_end_matches('/'),
+            self.tenant
+        )
+    }
+
+    /// Sends the request with Basic auth; the JSON answer of a 2xx, else an error with the
+    /// SCIM detail.
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = client
+            .request(method.clone(), url)
+            .query(query)
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let code = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .with_context(|| format!("{method} {url}: HTTP {code}, not JSON"))?;
+        if !code.is_success() {
+            let detail = body["detail"].as_str().unwrap_or("");
+            bail!("{method} {url}: HTTP {code}: {detail}");
+        }
+        Ok(body)
+    }
+}
+
+/// `idrelay job run`: starts the job, prints its id; with `--wait`, polls its log until it
+/// finishes and prints it.
+async fn job_run(args: JobRunArgs) -> anyhow::Result<()> {
+    let c = &args.connection;
+    let client = c.client()?;
+    let job_type = if args.resync { "RESYNC" } else { "READ" };
+    let url = c.url(&format!(
+        "/ips/service/publicapi/v1/startJob/{}/jobs/{job_type}",
+        args.source_system_id
+    ));
+    let started = c.send(&client, reqwest::Method::POST, &url, &[]).await?;
+    let job_id = started["jobId"].as_str().unwrap_or_default().to_string();
+    if !args.wait {
+        if c.json {
+            println!("{}", serde_json::to_string_pretty(&started)?);
+        } else {
+            println!(
+                "job {job_id} ({job_type}) {}",
+                started["status"].as_str().unwrap_or("")
+            );
+        }
+        return Ok(());
+    }
+    let log_url = c.url(&format!(
+        "{}/{job_id}",
+        idrelay::provisioning::jobs::api::LOGS_PATH
+    ));
+    loop {
+        let log = c.send(&client, reqwest::Method::GET, &log_url, &[]).await?;
+        let status = log["status"].as_str().unwrap_or("");
+        if status == "Success" || status == "Finished with Error" {
+            print_job_log(&log, c.json)?;
+            if status != "Success" {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `idrelay job log`: one job log, or the recent runs.
+async fn job_log(args: JobLogArgs) -> anyhow::Result<()> {
+    let c = &args.connection;
+    let client = c.client()?;
+    let base = idrelay::provisioning::jobs::api::LOGS_PATH;
+    match &args.job_id {
+        Some(id) => {
+            let log = c
+                .send(
+                    &client,
+                    reqwest::Method::GET,
+                    &c.url(&format!("{base}/{id}")),
+                    &[],
+                )
+                .await?;
+            print_job_log(&log, c.json)
+        }
+        None => {
+            let mut query = Vec::new();
+            if let Some(source) = &args.source_system {
+                query.push(("sourceSystemId", source.clone()));
+            }
+            let list = c
+                .send(&client, reqwest::Method::GET, &c.url(base), &query)
+                .await?;
+            if c.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            for job in list["jobs"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                let text = |k: &str| job[k].as_str().unwrap_or("-").to_string();
+                println!(
+                    "{}  {}  {}  {}  {}  {}  {}",
+                    text("createdAt"),
+                    text("id"),
+                    text("sourceSystemId"),
+                    text("jobType"),
+                    text("trigger"),
+                    text("readMode"),
+                    text("status")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_job_log(log: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(log)?);
+        return Ok(());
+    }
+    let text = |k: &str| log[k].as_str().unwrap_or("-").to_string();
+    println!("Job:          {}", text("id"));
+    println!("Source:       {}", text("sourceSystemId"));
+    println!("Type:         {} ({})", text("jobType"), text("readMode"));
+    println!(
+        "Trigger:      {} by {}",
+        text("trigger"),
+        text("triggeredBy")
+    );
+    println!("Status:       {}", text("status"));
+    println!("Started:      {}", text("startedAt"));
+    println!("Finished:     {}", text("finishedAt"));
+    if let Some(message) = log["message"].as_str() {
+        println!("Message:      {message}");
+    }
+    println!(
+        "{:<30} {:<7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "SYSTEM", "ROLE", "READ", "CREATED", "UPDATED", "DELETED", "SKIPPED", "FAILED"
+    );
+    for s in log["statistics"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        println!(
+            "{:<30} {:<7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            s["system"].as_str().unwrap_or(""),
+            s["role"].as_str().unwrap_or(""),
+            n("read"),
+            n("created"),
+            n("updated"),
+            n("deleted"),
+            n("skipped"),
+            n("failed")
+        );
+    }
+    for f in log["failedEntities"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        println!(
+            "failed: {} {} {} {}: {}",
+            f["system"].as_str().unwrap_or(""),
+            f["entityType"].as_str().unwrap_or(""),
+            f["entityId"].as_str().unwrap_or(""),
+            f["operation"].as_str().unwrap_or(""),
+            f["reason"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The tenant-facing application: tenant routing in front of the routers, the tenant router
 //! (`/oauth2/token`, `/scim`, `/service/scim`, the real-time provisioning API and its logs
-//! under `/ipsproxy`), the request body limit and `/healthz`.
+//! under `/ipsproxy`, the job API under `/ips`), the request body limit and `/healthz`.
 //!
 //! Invariants: tenant resolution ([`route_tenant`]) runs before routing (a `map_request`
 //! around the router, not a router layer, so the rewritten URI is what gets routed); every
@@ -72,6 +72,7 @@ pub fn tenant_router() -> Router<Arc<Runtime>> {
         .nest("/service/scim", crate::directory::scim_v1::router())
         .merge(crate::provisioning::realtime_api::router())
         .merge(crate::provisioning::logs::router())
+        .merge(crate::provisioning::jobs::api::router())
 }
 
 async fn require_tenant(request: Request, next: Next) -> Response {

@@ -62,7 +62,7 @@ pub async fn create(ctx: V1Context, headers: HeaderMap, body: Body) -> Result<Re
     let v2 = normalize(v2, Kind::Group.resource_type(), WriteMode::Create)?;
     let resource = ctx
         .directory()
-        .create(Kind::Group, v2, Origin::ScimV1)
+        .create(Kind::Group, v2, ctx.scim.origin(Origin::ScimV1))
         .await?;
     Ok(response(&ctx, StatusCode::CREATED, &resource))
 }
@@ -99,7 +99,7 @@ pub async fn replace(
                 &uuid,
                 merged,
                 Some(current.etag()),
-                Origin::ScimV1,
+                ctx.scim.origin(Origin::ScimV1),
             )
             .await
         {
@@ -115,7 +115,7 @@ pub async fn delete(ctx: V1Context, Path(id): Path<String>) -> Result<Response, 
     ctx.authorize(Kind::Group, Access::Write)?;
     let uuid = group_uuid(&ctx.ids(), &id)?;
     ctx.directory()
-        .delete(Kind::Group, &uuid, None, Origin::ScimV1)
+        .delete(Kind::Group, &uuid, None, ctx.scim.origin(Origin::ScimV1))
         .await
         .map_err(|e| match e.status {
             404 => not_found(&id),

@@ -65,7 +65,7 @@ pub async fn create(ctx: V1Context, headers: HeaderMap, body: Body) -> Result<Re
     let v2 = normalize(v2, Kind::User.resource_type(), WriteMode::Create)?;
     let resource = ctx
         .directory()
-        .create(Kind::User, v2, Origin::ScimV1)
+        .create(Kind::User, v2, ctx.scim.origin(Origin::ScimV1))
         .await?;
     Ok(response(&ctx, StatusCode::CREATED, &resource))
 }
@@ -99,7 +99,7 @@ pub async fn replace(
                 &uuid,
                 merged,
                 Some(current.etag()),
-                Origin::ScimV1,
+                ctx.scim.origin(Origin::ScimV1),
             )
             .await
         {
@@ -115,7 +115,7 @@ pub async fn delete(ctx: V1Context, Path(id): Path<String>) -> Result<Response, 
     ctx.authorize(Kind::User, Access::Write)?;
     let uuid = user_uuid(&ctx.ids(), &id)?;
     ctx.directory()
-        .delete(Kind::User, &uuid, None, Origin::ScimV1)
+        .delete(Kind::User, &uuid, None, ctx.scim.origin(Origin::ScimV1))
         .await
         .map_err(|e| match e.status {
             404 => V1Error::not_found(code::USER_NOT_FOUND, format!("user {id} not found")),

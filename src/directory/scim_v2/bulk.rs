@@ -363,7 +363,11 @@ pub async fn bulk(ctx: ScimContext, headers: HeaderMap, body: Body) -> Result<Re
     let ids: Vec<Option<String>> = operations.iter().map(|op| op.id.clone()).collect();
     let results = ctx
         .directory
-        .bulk(operations, request.fail_on_errors, Origin::ScimV2)
+        .bulk(
+            operations,
+            request.fail_on_errors,
+            ctx.origin(Origin::ScimV2),
+        )
         .await?;
     Ok(scim_json(
         StatusCode::OK,

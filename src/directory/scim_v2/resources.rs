@@ -107,7 +107,10 @@ pub async fn create(
     let projection = query_projection(raw.as_deref(), kind)?;
     let body = read_json(&headers, body, limits().max_payload_size).await?;
     let body = normalize(body, kind.resource_type(), WriteMode::Create)?;
-    let resource = ctx.directory.create(kind, body, Origin::ScimV2).await?;
+    let resource = ctx
+        .directory
+        .create(kind, body, ctx.origin(Origin::ScimV2))
+        .await?;
     Ok(resource_response(
         StatusCode::CREATED,
         &resource,
@@ -131,7 +134,13 @@ pub async fn replace(
     let body = normalize(body, kind.resource_type(), WriteMode::Replace)?;
     let resource = ctx
         .directory
-        .replace(kind, &id, body, if_match(&headers), Origin::ScimV2)
+        .replace(
+            kind,
+            &id,
+            body,
+            if_match(&headers),
+            ctx.origin(Origin::ScimV2),
+        )
         .await?;
     Ok(resource_response(
         StatusCode::OK,
@@ -156,7 +165,13 @@ pub async fn patch(
     let request = parse_patch_request(&body)?;
     let resource = ctx
         .directory
-        .patch(kind, &id, request, if_match(&headers), Origin::ScimV2)
+        .patch(
+            kind,
+            &id,
+            request,
+            if_match(&headers),
+            ctx.origin(Origin::ScimV2),
+        )
         .await?;
     Ok(resource_response(
         StatusCode::OK,
@@ -175,7 +190,7 @@ pub async fn delete(
 ) -> Result<Response, ScimError> {
     ctx.authorize(kind, Access::Write)?;
     ctx.directory
-        .delete(kind, &id, if_match(&headers), Origin::ScimV2)
+        .delete(kind, &id, if_match(&headers), ctx.origin(Origin::ScimV2))
         .await?;
     Ok(no_content())
 }
