@@ -266,3 +266,52 @@ async fn write(directory: &Directory, plans: Vec<RowPlan>) -> Vec<RowReport> {
     }
     reports
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_applies_the_limits_of_each_format() {
+        let mut app = String::from("status,mail,lastName\n");
+        while app.len() < APP_MAX_BYTES {
+            app.push_str("active,someone@example.com,Last\n");
+        }
+        let err = prepare(app.as_bytes(), ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, FileError::TooLarge { .. }), "{err}");
+        // The same size is fine for the full-profile format.
+        let full = app.replacen("status,mail,lastName", "userName,mail,lastName", 1);
+        let prepared = prepare(full.as_bytes(), ImportOptions::default()).unwrap();
+        assert_eq!(prepared.format, Format::Full);
+        let mut many = String::from("userName,mail,lastName\n");
+        for i in 0..=MAX_USERS {
+            many.push_str(&format!("u{i},u{i}@x.io,L\n"));
+        }
+        let err = prepare(many.as_bytes(), ImportOptions::default()).unwrap_err();
+        assert_eq!(
+            err,
+            FileError::TooManyRows {
+                rows: MAX_USERS + 1,
+                max: MAX_USERS
+            }
+        );
+        let err = prepare(b"userName,mail,lastName,MAIL\n", ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, FileError::Column { .. }), "{err}");
+    }
+
+    #[test]
+    fn directory_refusals_name_the_column_or_the_cause() {
+        let plan = RowPlan {
+            row: 7,
+            target: Target::Create,
+            body: json!({}),
+            groups: Default::default(),
+            user_name_column: "loginName".into(),
+        };
+        let r = refused(&plan, &ScimError::uniqueness("userName a already exists"));
+        assert_eq!((r.row, r.column.as_deref()), (7, Some("loginName")));
+        let r = refused(&plan, &ScimError::precondition_failed("stale"));
+        assert!(r.reason.unwrap().contains("changed by someone else"));
+        assert_eq!(r.column, None);
+    }
+}
