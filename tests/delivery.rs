@@ -1308,3 +1308,62 @@ async fn connection_check_against_scim2_server() {
     let check = idrelay::delivery::connection_check(&target).await;
     assert_eq!((check.ok, check.reason.as_str()), (false, "Unauthorized"));
 }
+
+/// Figures (ignored by default; run with `--ignored --nocapture`): deliveries/s of 5,000
+/// distinct users to an in-process SCIM stub, and accept-commit → target-receipt latency
+/// percentiles at a paced rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput_to_in_process_stub() {
+    let stub = Stub::default();
+    let addr = stub.serve().await;
+    let h = Harness::start(config(
+        &format!("http://{addr}"),
+        OutboundAuth::None,
+        &[("ips.max.concurrency", "32")],
+    ))
+    .await;
+    let n = 5_000;
+    let started = Instant::now();
+    // Concurrent commits (group commit), 256 at a time.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(256) {
+        let ids: Vec<(String, String)> = chunk
+            .iter()
+            .map(|i| (format!("c0000000-0000-4000-8000-{i:012}"), format!("t{i}")))
+            .collect();
+        futures::future::join_all(ids.iter().map(|(id, name)| h.upsert_user(id, name, "v1"))).await;
+    }
+    let accepted = started.elapsed();
+    h.settle(Duration::from_secs(300)).await;
+    let total = started.elapsed();
+    eprintln!(
+        "throughput: {n} events committed (256 concurrent) in {accepted:?}; all delivered after {total:?} = {:.0} deliveries/s",
+        n as f64 / total.as_secs_f64()
+    );
+    // Latency at a paced rate (200/s): commit -> the stub's receipt.
+    let stub_seen_before = stub.seen().len();
+    let mut sent: HashMap<String, Instant> = HashMap::new();
+    for i in 0..1_000 {
+        let name = format!("lat{i}");
+        sent.insert(name.clone(), Instant::now());
+        h.upsert_user(&format!("d0000000-0000-4000-8000-{i:012}"), &name, "v1")
+            .await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.settle(Duration::from_secs(60)).await;
+    let mut latencies: Vec<Duration> = stub.seen()[stub_seen_before..]
+        .iter()
+        .filter_map(|s| {
+            let name = s.body.get("userName")?.as_str()?;
+            Some(s.at - *sent.get(name)?)
+        })
+        .collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "latency (commit -> target receipt, 200/s): p50 {:?}, p99 {:?}, max {:?}",
+        pct(0.5),
+        pct(0.99),
+        latencies.last().unwrap()
+    );
+}
