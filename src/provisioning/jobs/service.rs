@@ -326,3 +326,98 @@ async fn run_one(runtime: &Arc<Runtime>, mut record: JobRunRecord) -> JobRunReco
         "job finished");
     record
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::runtime::{
+        OutboundAuth, RuntimeConfig, RuntimeOptions, SourceSystemConfig, SystemType, TenantConfig,
+        Transformation,
+    };
+
+    /// A runtime with tenant `acme` and a SCIM source whose server accepts connections but
+    /// never answers (so a run stays running).
+    async fn runtime_with_hanging_source(
+        dir: &std::path::Path,
+        listener: &std::net::TcpListener,
+    ) -> Arc<Runtime> {
+        let runtime = Runtime::open(RuntimeOptions {
+            data_dir: dir.to_path_buf(),
+        })
+        .await
+        .unwrap();
+        let source = SourceSystemConfig {
+            resource: "default/src".into(),
+            id: "src".into(),
+            display_name: "Source".into(),
+            system_type: SystemType::Scim,
+            url: Some(format!("http://{}", listener.local_addr().unwrap())),
+            auth: OutboundAuth::None,
+            properties: BTreeMap::new(),
+            api_version: 2,
+            transformation: Arc::new(Transformation::parse("{}").unwrap()),
+            enabled: true,
+        };
+        let tenant = TenantConfig {
+            name: "acme".into(),
+            source_systems: [("src".to_string(), Arc::new(source))].into(),
+            ..TenantConfig::default()
+        };
+        runtime
+            .apply(RuntimeConfig {
+                tenants: [("acme".to_string(), tenant)].into(),
+            })
+            .await
+            .unwrap();
+        runtime
+    }
+
+    #[tokio::test]
+    async fn one_run_per_source_with_one_queued_run_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let runtime = runtime_with_hanging_source(dir.path(), &listener).await;
+        let service = jobs(&runtime);
+        assert!(Arc::ptr_eq(&service, &jobs(&runtime)));
+        let (read, now, repeat) = (JobType::Read, JobTrigger::Immediate, JobTrigger::Repeat);
+        let first = service
+            .start("acme", "src", read, now, "test")
+            .await
+            .unwrap();
+        assert_eq!(first.status, JobStatus::Running);
+        assert!(service.is_running("acme", "src"));
+        // A scheduled slot during the run is skipped; a run-now is queued, once.
+        assert_eq!(
+            service.start("acme", "src", read, repeat, "test").await,
+            Err(StartError::Overlap("src".into()))
+        );
+        let queued = service
+            .start("acme", "src", read, now, "test")
+            .await
+            .unwrap();
+        assert_eq!(queued.status, JobStatus::Queued);
+        let again = service
+            .start("acme", "src", JobType::Resync, now, "test")
+            .await
+            .unwrap();
+        assert_eq!(again.id, queued.id);
+        // Both are in the job log already.
+        let stored = runtime
+            .store()
+            .job_runs("acme", Some("src"), 10)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 2);
+        // Unknown or disabled sources are refused.
+        assert_eq!(
+            service.start("acme", "nope", read, now, "test").await,
+            Err(StartError::UnknownSource("nope".into()))
+        );
+        assert_eq!(
+            service.start("beta", "src", read, now, "test").await,
+            Err(StartError::UnknownTenant("beta".into()))
+        );
+    }
+}

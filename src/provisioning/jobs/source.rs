@@ -53,7 +53,7 @@ pub enum SourceReader {
         v1: bool,
     },
     /// A SCIM server (v2, or IAS v1 under `/service/scim`).
-    Scim(ScimClient),
+    Scim(Box<ScimClient>),
 }
 
 impl SourceReader {
@@ -75,7 +75,7 @@ impl SourceReader {
                 );
                 let client =
                     ScimClient::new(&settings).map_err(|e| ReadError::Client(e.to_string()))?;
-                Ok(SourceReader::Scim(client))
+                Ok(SourceReader::Scim(Box::new(client)))
             }
             None => {
                 let directory = directory.ok_or(ReadError::NoDirectory)?;
