@@ -501,6 +501,34 @@ async fn job_api_refusals() {
             .unwrap()
             .starts_with("Identity Provisioning API")
     );
+    // The CLI starts a job, waits for it and prints its log; `job log` lists the runs.
+    let admin = setup.idrelay.admin("acme");
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_idrelay"))
+            .arg("job")
+            .args(args)
+            .args(["--tenant", "acme", "--url", &setup.idrelay.base_url()])
+            .args([
+                "--client-id",
+                &admin.client_id,
+                "--client-secret",
+                &admin.secret,
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        stdout
+    };
+    let out = cli(&["run", SOURCE_ID, "--resync", "--wait", "--json"]);
+    let log: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(log["jobType"], "RESYNC");
+    assert_eq!(log["status"], "Success");
+    let out = cli(&["log", "--source-system", SOURCE_ID]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = cli(&["log", log["id"].as_str().unwrap()]);
+    assert!(out.contains("Status:       Success"), "{out}");
 }
 
 fn base64_encode(text: &str) -> String {
