@@ -36,6 +36,7 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 unsafe extern "C" {
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    #[cfg(test)]
     fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
 }
 
@@ -293,6 +294,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("opening the runtime in {}", data_dir.display()))?;
     tracing::info!(data_dir = %data_dir.display(), "runtime opened");
+    // DeliveryHealthy and the pending/delivered/failed counters of target systems.
+    driver = driver.with_delivery_health(Arc::new(runtime.delivery().clone()));
     // Real-time log retention: prunes now and hourly for as long as the process runs.
     let _retention = idrelay::provisioning::logs::spawn_retention(Arc::clone(&runtime));
     // Scheduled provisioning jobs (ips.job.interval.minutes) and job log retention.
@@ -760,4 +763,23 @@ fn print_job_log(log: &serde_json::Value, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_purge_delay_is_set() {
+        // SAFETY: plain getter of a mimalloc option.
+        let default = unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) };
+        // mimalloc v3's documented default: this is the purge delay option.
+        assert_eq!(default, 1000);
+        configure_allocator();
+        // SAFETY: plain getter of a mimalloc option.
+        assert_eq!(
+            unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) },
+            PURGE_DELAY_MS
+        );
+    }
 }
