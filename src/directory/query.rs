@@ -138,6 +138,25 @@ fn index_candidates(state: &TenantState, kind: Kind, filter: &Filter) -> Option<
     }
 }
 
+/// Whether `filter` is exactly an `eq` lookup that [`index_candidates`] answers without false
+/// positives, so that every candidate matches: `id` (exact key), `userName` (users) or
+/// `displayName` (groups), whose index keys are the `to_lowercase` of the name — equal exactly
+/// when the filter's case-insensitive comparison (ASCII folding, or `to_lowercase` for other
+/// text) finds them equal.
+fn answered_by_index(kind: Kind, filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(_),
+        } if path.urn.is_none() && path.sub.is_none() => matches!(
+            (kind, path.attr.to_ascii_lowercase().as_str()),
+            (_, "id") | (Kind::User, "username") | (Kind::Group, "displayname")
+        ),
+        _ => false,
+    }
+}
+
 /// Lists `kind` in `state` (a committed snapshot).
 pub fn list(
     state: &Arc<TenantState>,
@@ -219,14 +238,19 @@ pub fn list(
             .filter_map(|(_, id)| ks.get(id).cloned())
             .collect(),
     };
+    // A filter the index answers exactly needs no evaluation (and no rendering).
+    let filter = query
+        .filter
+        .as_ref()
+        .filter(|f| !answered_by_index(kind, f));
     let mut matched: Vec<(Option<Value>, Arc<Entry>)> = Vec::new();
     for entry in candidates {
-        let json = if query.filter.is_some() || query.sort.is_some() {
+        let json = if filter.is_some() || query.sort.is_some() {
             Some(render(state, kind, &entry, ""))
         } else {
             None
         };
-        let keep = match (&query.filter, &json) {
+        let keep = match (filter, &json) {
             (Some(filter), Some(json)) => filter.matches(json, rt),
             _ => true,
         };
@@ -298,6 +322,30 @@ pub fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unique_eq_lookups_are_answered_by_the_index() {
+        let rt = Kind::User.resource_type();
+        let parse = |text: &str| {
+            crate::scim::filter::parse_filter(
+                text,
+                rt,
+                &crate::scim::filter::FilterLimits::default(),
+            )
+            .unwrap()
+        };
+        assert!(answered_by_index(Kind::User, &parse("userName eq \"Ä\"")));
+        assert!(answered_by_index(Kind::User, &parse("id eq \"x\"")));
+        assert!(!answered_by_index(Kind::Group, &parse("userName eq \"a\"")));
+        for text in [
+            "userName eq \"a\" and active eq true",
+            "userName sw \"a\"",
+            "externalId eq \"a\"",
+            "emails.value eq \"a\"",
+        ] {
+            assert!(!answered_by_index(Kind::User, &parse(text)), "{text}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_invalid_cursor() {
