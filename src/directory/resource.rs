@@ -372,14 +372,50 @@ fn try_write_default_json(
     Some(())
 }
 
-/// The SAP user extension with the rendered-only `userUuid`, as [`render_user_uuid`] makes it.
+/// The SAP user extension with the rendered-only `userUuid`, as [`render_user_uuid`] makes it:
+/// the attributes in schema order (`userUuid` among them), then unknown keys in their order.
+/// `None` when a key is spelled unlike its schema name (the general path re-keys those).
 fn write_sap_user_extension(raw: &str, id: &str, out: &mut Vec<u8>) -> Option<()> {
-    let ext: Map<String, Value> = serde_json::from_str(raw).ok()?;
-    let mut holder = Map::with_capacity(2);
-    holder.insert(urn::SAP_USER.to_string(), Value::Object(ext));
-    render_user_uuid(&mut holder, id);
-    let ext = holder.get(urn::SAP_USER)?;
-    serde_json::to_writer(&mut *out, ext).ok()
+    const USER_UUID: &str = "userUuid";
+    let schema = Kind::User.resource_type().extension(urn::SAP_USER)?;
+    let members = top_level_members(raw)?;
+    let known = |key: &str| {
+        schema
+            .attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(key))
+    };
+    if members
+        .iter()
+        .any(|(k, _)| known(k).is_some_and(|a| a.name != *k) || k.eq_ignore_ascii_case(USER_UUID))
+    {
+        return None;
+    }
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, key: &str| {
+        out.extend_from_slice(if first { b"{\"" } else { b",\"" });
+        first = false;
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+    };
+    for attr in &schema.attributes {
+        if attr.name == USER_UUID {
+            member(out, USER_UUID);
+            write_str(out, id).then_some(())?;
+        } else if let Some((key, value)) = members.iter().find(|(k, _)| *k == attr.name) {
+            member(out, key);
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    for (key, value) in members.iter().filter(|(k, _)| known(k).is_none()) {
+        member(out, key);
+        out.extend_from_slice(value.as_bytes());
+    }
+    if first {
+        out.push(b'{');
+    }
+    out.push(b'}');
+    Some(())
 }
 
 /// `,"groups":[…]` of a user (nothing without memberships).
@@ -485,7 +521,7 @@ mod tests {
                 "displayName": "Alice ü",
                 "emails": [{"value": "a@example.com", "type": "work", "primary": true}],
                 urn::ENTERPRISE_USER: {"employeeNumber": "7"},
-                urn::SAP_USER: {"mailVerified": true},
+                urn::SAP_USER: {"zzz": [1], "status": "active", "mailVerified": true},
                 "active": true
             }),
         );
