@@ -535,3 +535,93 @@ fn base64_encode(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// The tenant's own directory as the source (Identity Authentication without URL) with
+/// `ias.user.filter`, into scim2-server as a SCIM target.
+#[tokio::test]
+async fn own_directory_source_with_user_filter_into_a_scim_target() {
+    let target = Scim2Server::start("target-token").await;
+    let config = TestConfig::new(&["acme"], PERMISSIONS);
+    let systems = format!(
+        "\
+apiVersion: v1
+kind: Secret
+metadata: {{name: target-token}}
+stringData: {{token: target-token}}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: SourceSystem
+metadata: {{name: acme-ias}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: ACME directory
+  type: IdentityAuthentication
+  systemId: {SOURCE_ID}
+  properties: {{ias.api.version: \"2\", ias.user.filter: \"userName sw \\\"a\\\"\"}}
+  transformation: {source_tr}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TargetSystem
+metadata: {{name: scim-target}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: SCIM target
+  type: SCIM
+  url: {target_url}
+  sourceSystemRefs: [{{name: acme-ias}}]
+  authentication: {{bearerToken: {{tokenRef: {{name: target-token, key: token}}}}}}
+  transformation: {target_tr}
+",
+        source_tr = serde_json::to_string(SOURCE_TRANSFORMATION).unwrap(),
+        target_url = target.base_url(),
+        target_tr = serde_json::to_string(TARGET_TRANSFORMATION).unwrap(),
+    );
+    std::fs::write(config.path().join("systems.yaml"), systems).unwrap();
+    let idrelay = Idrelay::start_with(config, None, true).await;
+    let directory = idrelay.scim_basic("acme");
+    for name in ["anna", "andrew", "bert"] {
+        directory
+            .post(
+                "/Users",
+                &json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name,
+                    "emails": [{"value": format!("{name}@example.org")}],
+                }),
+            )
+            .await
+            .expect(201);
+    }
+    let api = Scim::new(
+        format!("{}/tenants/acme", idrelay.base_url()),
+        idrelay.admin("acme").basic_auth(),
+    );
+    let reply = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/ips/service/publicapi/v1/startJob/{SOURCE_ID}/jobs/READ"),
+            None,
+        )
+        .await;
+    reply.expect(202);
+    let job_id = reply.body["jobId"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let reply = api
+            .get(&format!("/ips/service/publicapi/v1/jobLogs/{job_id}"))
+            .await;
+        let status = reply.body["status"].as_str().unwrap_or("");
+        if status == "Success" || status == "Finished with Error" {
+            break reply.body.clone();
+        }
+        assert!(Instant::now() < deadline, "{}", idrelay.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(log["status"], "Success", "{log}");
+    assert_eq!(counts(&log, "source")[0], 2, "{log}");
+    assert_eq!(counts(&log, "target")[1], 2, "{log}");
+    let users = target.scim().get("/Users").await;
+    let mut names = support::user_names(&users.body);
+    names.sort();
+    assert_eq!(names, ["andrew", "anna"]);
+}
