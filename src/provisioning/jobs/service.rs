@@ -365,12 +365,9 @@ mod tests {
             source_systems: [("src".to_string(), Arc::new(source))].into(),
             ..TenantConfig::default()
         };
-        runtime
-            .apply(RuntimeConfig {
-                tenants: [("acme".to_string(), tenant)].into(),
-            })
-            .await
-            .unwrap();
+        let mut config = RuntimeConfig::default();
+        config.tenants.insert("acme".to_string(), tenant);
+        runtime.apply(config).await.unwrap();
         runtime
     }
 
