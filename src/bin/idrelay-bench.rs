@@ -11,6 +11,8 @@
 
 #[path = "idrelay_bench/ceiling.rs"]
 mod ceiling;
+#[path = "idrelay_bench/csv.rs"]
+mod csv;
 #[path = "idrelay_bench/directory.rs"]
 mod directory;
 #[path = "idrelay_bench/load.rs"]
@@ -59,6 +61,9 @@ enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+    /// CSV import vs SCIM v2 /Bulk: rows/s and the server's peak memory for the same users
+    /// (`--rows 25000`).
+    Csv(csv::Args),
     /// Internal: serve the ceiling handler (used by `directory`).
     #[command(hide = true)]
     CeilingServe {
@@ -73,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::CeilingServe { listen } => ceiling::serve(listen),
+        Command::Csv(args) => csv::main(args),
         Command::Directory {
             users,
             clients,
