@@ -29,9 +29,7 @@ use super::file::Record;
 use super::format::column;
 use super::groups::{GroupNames, split_names};
 use super::master_data::{USER_TYPES, compact_timestamp, is_email, locale, user_type};
-use super::plan::{
-    GroupChanges, RowError, RowPlan, SeenKeys, Target, emails_of, normalize_user, users_with_email,
-};
+use super::plan::{GroupChanges, RowError, RowPlan, SeenKeys, Target, emails_of, users_with_email};
 use crate::directory::Kind;
 use crate::directory::state::TenantState;
 use crate::scim::resource::CUSTOM_ATTRIBUTE_MAX_CHARS;
@@ -350,7 +348,8 @@ impl AppColumns {
             })
             .unwrap_or_else(|| v.mail.to_string());
         apply(&mut doc, &v, user_name);
-        let body = normalize_user(doc)?;
+        // The directory bulk normalises (and validates) the body; a schema error fails the row there.
+        let body = Value::Object(doc);
         let groups = match v.groups {
             None => GroupChanges::default(),
             Some(wanted) => GroupChanges {

@@ -28,7 +28,7 @@ use super::master_data::{
     HONORIFIC_PREFIXES, compact_timestamp, country, honorific_prefix, locale,
 };
 use super::plan::{
-    GroupChanges, RowError, RowPlan, SeenKeys, Target, check_emails_free, emails_of, normalize_user,
+    GroupChanges, RowError, RowPlan, SeenKeys, Target, check_emails_free, emails_of,
 };
 use crate::directory::Kind;
 use crate::directory::state::TenantState;
@@ -225,7 +225,8 @@ impl FullColumns {
             &new_emails,
             &email_column.name,
         )?;
-        let body = normalize_user(doc)?;
+        // The directory bulk normalises (and validates) the body; a schema error fails the row there.
+        let body = Value::Object(doc);
         seen.record(record.row, Some(user_name), &new_emails);
         Ok(RowPlan {
             row: record.row,

@@ -1,9 +1,9 @@
 //! What one data row asks of the directory ([`RowPlan`]) or why it cannot ([`RowError`]), and
 //! the checks both formats share: uniqueness of `userName` and emails within the upload
-//! ([`SeenKeys`]) and against the directory, and the final normalisation of the user body.
+//! ([`SeenKeys`]) and against the directory.
 //!
-//! Invariant: a plan's body is already normalised (so per-row schema errors surface while
-//! planning, before anything is written); an update plan carries the version it was computed
+//! Invariant: a plan's body is the complete user; the directory bulk normalises and validates
+//! it (a schema error fails that row only); an update plan carries the version it was computed
 //! from, so a concurrent change makes the row fail instead of being overwritten.
 
 use std::collections::HashMap;
@@ -13,8 +13,6 @@ use serde_json::{Map, Value};
 
 use crate::directory::Kind;
 use crate::directory::state::TenantState;
-use crate::scim::resource::{WriteMode, normalize};
-use crate::scim::schema::SchemaRegistry;
 
 /// Why a row fails: the column at fault (if one is) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,16 +156,6 @@ pub fn check_emails_free(
         }
     }
     Ok(())
-}
-
-/// Normalises a user document into the stored form; a schema error fails the row.
-pub fn normalize_user(doc: Map<String, Value>) -> Result<Value, RowError> {
-    normalize(
-        Value::Object(doc),
-        &SchemaRegistry::get().user,
-        WriteMode::Replace,
-    )
-    .map_err(|e| RowError::general(e.detail))
 }
 
 #[cfg(test)]
