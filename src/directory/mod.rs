@@ -19,6 +19,7 @@ pub mod scim_v1;
 pub mod scim_v2;
 mod service;
 pub mod state;
+mod write_only;
 mod writer;
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! - The group limits hold (spec/domain.md §2.3): at most [`MAX_GROUPS_PER_TENANT`] groups,
 //!   [`MAX_GROUPS_PER_USER`] groups per user and [`MAX_MEMBERS_AT_CREATION`] members when a
 //!   group is created.
+//! - A user body never holds `password` or SAP `sendMail` ([`write_only`]); a password on
+//!   create leaves SAP `passwordDetails.status` = `initial` unless the client gave a status.
 //! - Every change appends exactly one change record with its origin; a write that changes
 //!   nothing writes nothing and keeps the version.
 
@@ -25,6 +27,7 @@ use serde_json::{Map, Value};
 use super::legacy_ids;
 use super::resource::render;
 use super::state::{Entry, IndexKeys, TenantState, get_ci};
+use super::write_only;
 use super::{Kind, Origin};
 use crate::scim::ScimError;
 use crate::scim::patch::{PatchRequest, apply_patch};
@@ -85,11 +88,14 @@ pub fn check_if_match(entry: &Entry, if_match: Option<&str>) -> Result<(), ScimE
     }
 }
 
-/// A stored body and, for groups, the member references sent with it.
-type SplitBody = (Map<String, Value>, Option<Vec<Value>>);
+/// A stored body, for groups the member references sent with it, and for users what the
+/// write-only attributes stripped from it said.
+type SplitBody = (Map<String, Value>, Option<Vec<Value>>, write_only::Stripped);
 
 /// Splits a client body into the stored body and, for groups, the `members` list (`None` when
-/// the body has no `members`). Drops `id`, `meta` and, for users, `groups`.
+/// the body has no `members`). Drops `id`, `meta` and, for users, `groups` and the write-only
+/// attributes (`password`, SAP `sendMail`): every write path (SCIM v2, v1, Bulk, CSV, jobs)
+/// passes here, so neither is ever stored.
 fn split_body(kind: Kind, body: Value) -> Result<SplitBody, ScimError> {
     let Value::Object(mut body) = body else {
         return Err(ScimError::invalid_syntax(
@@ -114,7 +120,11 @@ fn split_body(kind: Kind, body: Value) -> Result<SplitBody, ScimError> {
             Kind::Group => true,
         }
     });
-    Ok((body, members))
+    let stripped = match kind {
+        Kind::User => write_only::strip(&mut body),
+        Kind::Group => write_only::Stripped::default(),
+    };
+    Ok((body, members, stripped))
 }
 
 /// Resolves member references to existing ids (deduplicated, in order).
@@ -271,7 +281,10 @@ pub fn create(
     body: Value,
     origin: &Origin,
 ) -> Result<Arc<Entry>, ScimError> {
-    let (mut body, members) = split_body(kind, body)?;
+    let (mut body, members, stripped) = split_body(kind, body)?;
+    if stripped.password_given {
+        write_only::mark_initial_password(&mut body);
+    }
     let legacy_id = match kind {
         Kind::User => state.take_user_id(),
         Kind::Group => {
@@ -338,7 +351,7 @@ pub fn replace(
 ) -> Result<Arc<Entry>, ScimError> {
     let old = existing(state, kind, id)?;
     check_if_match(&old, if_match)?;
-    let (body, members) = split_body(kind, body)?;
+    let (body, members, _) = split_body(kind, body)?;
     check_immutable(
         &Value::Object(old.body_json()),
         &Value::Object(body.clone()),
@@ -362,7 +375,7 @@ pub fn patch(
     let rt = kind.resource_type();
     let mut doc = render(state, kind, &old, "");
     apply_patch(&mut doc, request, rt)?;
-    let (body, members) = split_body(kind, doc)?;
+    let (body, members, _) = split_body(kind, doc)?;
     let body = match normalize(Value::Object(body), rt, WriteMode::Replace)? {
         Value::Object(body) => body,
         _ => {
@@ -371,7 +384,7 @@ pub fn patch(
             ));
         }
     };
-    let (body, _) = split_body(kind, Value::Object(body))?;
+    let (body, _, _) = split_body(kind, Value::Object(body))?;
     check_immutable(
         &Value::Object(old.body_json()),
         &Value::Object(body.clone()),

@@ -562,9 +562,11 @@ mod tests {
                 );
             }
         }
-        // Everything but the user with a password (and an empty `name`) takes the fast path.
+        // The password is never stored (directory::write_only), so only the empty `name`
+        // (which the default projection drops) sends that user down the general path.
         assert_eq!(fast_count, 4);
         assert!(fast(&state, Kind::User, &secret).is_none());
+        assert!(!secret.body.contains("s3cret"));
     }
 
     #[test]

@@ -817,3 +817,112 @@ async fn legacy_ids_are_assigned_kept_indexed_and_persisted() {
         .unwrap();
     assert_eq!(c.to_json("")[SAP_USER]["userId"], "P000002");
 }
+
+/// Every file of the data directory (database, WAL) as bytes, to search for a secret.
+fn data_files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+#[tokio::test]
+async fn passwords_and_send_mail_are_never_stored() {
+    use crate::scim::urn;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, d) = open(dir.path()).await;
+    let sap = |extra: Value| {
+        let mut ext = json!({"sendMail": true});
+        if let (Value::Object(e), Value::Object(x)) = (&mut ext, extra) {
+            e.extend(x);
+        }
+        ext
+    };
+    let created = d
+        .create(
+            Kind::User,
+            json!({"schemas": [urn::USER, urn::SAP_USER], "userName": "alice",
+                   "password": "s3cret-create", urn::SAP_USER: sap(json!({}))}),
+            Origin::ScimV2,
+        )
+        .await
+        .unwrap();
+    let json = created.to_json("");
+    assert_eq!(json[urn::SAP_USER]["passwordDetails"]["status"], "initial");
+    assert!(json.get("password").is_none());
+    // A status the client gives is kept.
+    let bob = d
+        .create(
+            Kind::User,
+            json!({"userName": "bob", "password": "s3cret-bob",
+                   urn::SAP_USER: sap(json!({"passwordDetails": {"status": "enabled"}}))}),
+            Origin::ScimV1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.to_json("")[urn::SAP_USER]["passwordDetails"]["status"],
+        "enabled"
+    );
+    // No password, no status.
+    let carol = d
+        .create(Kind::User, user("carol"), Origin::Csv)
+        .await
+        .unwrap();
+    assert!(
+        carol.to_json("")[urn::SAP_USER]
+            .get("passwordDetails")
+            .is_none()
+    );
+    d.replace(
+        Kind::User,
+        &created.id,
+        json!({"userName": "alice", "Password": "s3cret-replace", urn::SAP_USER: sap(json!({}))}),
+        None,
+        Origin::ScimV2,
+    )
+    .await
+    .unwrap();
+    let patch = PatchRequest {
+        operations: vec![PatchOperation {
+            op: PatchOpKind::Replace,
+            path: Some("password".into()),
+            value: Some(json!("s3cret-patch")),
+        }],
+    };
+    d.patch(Kind::User, &created.id, patch, None, Origin::ScimV2)
+        .await
+        .unwrap();
+    let bulk = d
+        .bulk(
+            vec![BulkOp {
+                method: BulkMethod::Post,
+                kind: Kind::User,
+                id: None,
+                bulk_id: Some("d".into()),
+                body: Some(json!({"userName": "dave", "password": "s3cret-bulk",
+                                  urn::SAP_USER: sap(json!({}))})),
+                patch: None,
+                if_match: None,
+            }],
+            None,
+            Origin::ProvisioningJob {
+                system_id: "s".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(bulk.iter().all(|r| r.result.is_ok()), "{bulk:?}");
+
+    let rows = store.load_tenant("acme").await.unwrap();
+    assert_eq!(rows.users.len(), 4);
+    for row in &rows.users {
+        let body = row.body.to_ascii_lowercase();
+        assert!(!body.contains("\"password\""), "{body}");
+        assert!(!body.contains("s3cret"), "{body}");
+        assert!(!body.contains("sendmail"), "{body}");
+    }
+    drop(d);
+    drop(store);
+    assert!(!data_files_contain(dir.path(), b"s3cret"));
+}

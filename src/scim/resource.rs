@@ -920,7 +920,7 @@ mod tests {
     }
 
     #[test]
-    fn group_members_drop_read_only_display_and_password_is_kept_for_storage() {
+    fn group_members_drop_read_only_display_and_password_passes_to_the_directory() {
         let out = group(json!({
             "displayName": "Admins",
             "members": [{"value": "u1", "display": "User One", "type": "User"}],
