@@ -19,6 +19,8 @@ mod directory;
 mod load;
 #[path = "idrelay_bench/process.rs"]
 mod process;
+#[path = "idrelay_bench/provisioning.rs"]
+mod provisioning;
 #[path = "idrelay_bench/report.rs"]
 mod report;
 
@@ -61,6 +63,9 @@ enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+    /// Real-time provisioning (issue 4): accepted events/s, deliveries/s, latency, ratio to the
+    /// target's own ceiling; `--target scim2-server` or `--target sink`.
+    Provisioning(provisioning::Args),
     /// CSV import vs SCIM v2 /Bulk: rows/s and the server's peak memory for the same users
     /// (`--rows 25000`).
     Csv(csv::Args),
@@ -79,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::CeilingServe { listen } => ceiling::serve(listen),
         Command::Csv(args) => csv::main(args),
+        Command::Provisioning(args) => provisioning::main(args),
         Command::Directory {
             users,
             clients,
