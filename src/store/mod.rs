@@ -10,6 +10,7 @@
 
 mod jobs;
 mod migrations;
+mod multi_row;
 mod provisioning;
 mod rows;
 
@@ -434,9 +435,16 @@ impl WriteConnection {
             .begin()
             .await
             .map_err(StoreError::sql("begin a batch"))?;
+        // Runs of directory inserts go out as multi-row statements (see `multi_row`); any
+        // other write flushes the run first, so the batch keeps its order.
+        let mut segment = multi_row::Segment::default();
         for write in writes {
-            apply_write(&mut tx, write).await?;
+            if !segment.take(write) {
+                segment.flush(&mut tx).await?;
+                apply_write(&mut tx, write).await?;
+            }
         }
+        segment.flush(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::sql("commit a batch"))?;
