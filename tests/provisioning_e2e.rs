@@ -612,7 +612,6 @@ async fn documented_transformations_change_the_target_as_documented() {
 /// (`schemas: [PatchOp]`, `Operations: [{op: replace, path: active, value: false}]`); a delete
 /// must send it as the PATCH body and leave the user deactivated.
 #[tokio::test]
-#[ignore = "delivery bug: the PatchOp produced by deleteEntity mappings is wrapped again as the value of a replace (scim2-server answers 400 'Operations' is not declared)"]
 async fn patchop_delete_entity_example_deactivates() {
     let mut user = user_base_mappings();
     user.extend([

@@ -281,7 +281,7 @@ fn plan_delete(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
             return Ok(Plan {
                 action: Action::Deactivate {
                     target_id: target_id.to_string(),
-                    body: patch_replace(&entity),
+                    body: deactivation_body(&entity),
                 },
                 mapped: Some(entity),
                 variables,
@@ -332,6 +332,25 @@ pub fn patch_replace(entity: &Value) -> Value {
         "schemas": [PATCH_OP_SCHEMA],
         "Operations": [{"op": "replace", "value": value}],
     })
+}
+
+/// The PATCH body that deactivates instead of deleting: the `deleteEntity` mappings either
+/// produce the attributes to replace (`{"active": false}`), or, as in SAP's documented example, a
+/// complete PatchOp message, which is sent as it is (without `id`/`meta`).
+pub fn deactivation_body(entity: &Value) -> Value {
+    let is_patch_op = entity
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|schemas| schemas.iter().any(|s| s.as_str() == Some(PATCH_OP_SCHEMA)));
+    if !is_patch_op {
+        return patch_replace(entity);
+    }
+    let mut body = entity.clone();
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("id");
+        obj.remove("meta");
+    }
+    body
 }
 
 /// Whether a create conflict (409) is resolved by looking the entity up (default true).
