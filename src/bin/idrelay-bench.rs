@@ -30,6 +30,20 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
+/// The same global allocator as the `idrelay` binary, with the same settings, so the ceiling
+/// (served by this binary) is not handicapped by glibc malloc against idrelay's mimalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` (see `src/main.rs`, which sets the same value).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+/// The purge delay (ms) `idrelay` uses.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+unsafe extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "idrelay-bench", about = "Benchmarks idrelay on loopback")]
 struct Cli {
@@ -78,6 +92,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // SAFETY: plain setter of a mimalloc option (linked in by `mimalloc`), called first thing in
+    // `main`, before any other thread exists.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
     // reqwest is built without a default TLS provider; the bench only speaks plain HTTP, but
     // building a client needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -27,7 +27,15 @@ use crate::directory::Kind;
 /// The largest chunk (rows per statement).
 const MAX_CHUNK: usize = 64;
 /// The chunk sizes: 64, 32, 16, 8, 4, 2, 1.
-const CHUNK_SIZES: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+const CHUNK_SIZES: [usize; 7] = [
+    MAX_CHUNK,
+    MAX_CHUNK / 2,
+    MAX_CHUNK / 4,
+    MAX_CHUNK / 8,
+    MAX_CHUNK / 16,
+    MAX_CHUNK / 32,
+    1,
+];
 
 /// The tables a segment inserts into, in flush order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

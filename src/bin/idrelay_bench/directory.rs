@@ -45,15 +45,33 @@ pub struct Preload {
     pub first_error: Option<String>,
 }
 
+/// An open-loop phase below saturation: the rate it aimed at and what it measured.
+#[derive(Debug, Clone, Default)]
+pub struct Paced {
+    pub target_rate: f64,
+    pub measured: Measured,
+}
+
+/// The share of the saturated rate the paced phases aim at.
+pub const PACED_SHARE: f64 = 0.5;
+
 /// Everything the scenario measured.
 #[derive(Debug, Clone)]
 pub struct Results {
     pub options: Options,
     pub cores: usize,
+    /// The ceiling the ratios use: before and after combined (the mean rate).
     pub ceiling: Measured,
+    /// The ceiling measured before the idrelay phases and after them (load drift shows here).
+    pub ceiling_before: Measured,
+    pub ceiling_after: Measured,
     pub creates: Measured,
     pub get_by_id: Measured,
     pub filter: Measured,
+    /// GET by id and `userName eq` paced at [`PACED_SHARE`] of their saturated rates: the
+    /// latency goal is judged here, below saturation.
+    pub get_by_id_paced: Paced,
+    pub filter_paced: Paced,
     pub preload: Preload,
     /// Users known to exist when the reads ran.
     pub users: usize,
@@ -114,15 +132,8 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
         "ceiling: trivial axum handler, {} clients, {} s",
         options.clients, options.seconds
     );
-    let ceiling = {
-        let (_ceiling_process, ceiling_base) = process::start_ceiling()?;
-        let clients = load::clients(options.clients)?;
-        let url = format!("{ceiling_base}/ceiling");
-        let make: MakeRequest = Arc::new(move |c: &Client, _, _| c.get(&url));
-        load::run(&clients, warmup, StatusCode::OK, false, make.clone()).await?;
-        load::run(&clients, measure, StatusCode::OK, false, make).await?
-    };
-    eprintln!("  ceiling: {:.0} requests/s", ceiling.rate());
+    let ceiling_before = measure_ceiling(options.clients, warmup, measure).await?;
+    eprintln!("  ceiling: {:.0} requests/s", ceiling_before.rate());
 
     // idrelay on a generated config and a scratch data dir.
     let mut scratch = ScratchDir::create()?;
@@ -235,11 +246,29 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
             .header("authorization", &*a)
     });
     load::run(&clients, warmup, StatusCode::OK, false, make.clone()).await?;
-    let filter = load::run(&clients, measure, StatusCode::OK, false, make).await?;
+    let filter = load::run(&clients, measure, StatusCode::OK, false, make.clone()).await?;
+    let filter_paced = paced(&clients, "filter userName eq", &filter, measure, make).await?;
+    let (b, a, k) = (base.clone(), auth.clone(), known.clone());
+    let make: MakeRequest = Arc::new(move |c: &Client, worker, seq| {
+        let user = &k[load::pick(worker, seq ^ 0xface, k.len())];
+        c.get(format!("{b}/Users/{}", user.id))
+            .header("authorization", &*a)
+    });
+    let get_by_id_paced = paced(&clients, "GET /Users/{id}", &get_by_id, measure, make).await?;
 
     // (f) Memory at N users.
     idrelay.process.ensure_running()?;
     let (rss_end, hwm) = process::memory_kib(idrelay.process.pid())?;
+    drop(idrelay);
+
+    // (g) The ceiling again: the ratios use the mean of both runs.
+    eprintln!(
+        "ceiling again (after the idrelay phases), {} s",
+        options.seconds
+    );
+    let ceiling_after = measure_ceiling(options.clients, warmup, measure).await?;
+    eprintln!("  ceiling: {:.0} requests/s", ceiling_after.rate());
+    let ceiling = Measured::combined(&ceiling_before, &ceiling_after);
 
     Ok(Results {
         options,
@@ -247,9 +276,13 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
             .map(|n| n.get())
             .unwrap_or(1),
         ceiling,
+        ceiling_before,
+        ceiling_after,
         creates,
         get_by_id,
         filter,
+        get_by_id_paced,
+        filter_paced,
         preload,
         users: known.len(),
         rss_kib: rss_after_preload.max(rss_end),
@@ -259,6 +292,41 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
 }
 
 /// One create and one read before anything is measured, so a broken setup fails loudly.
+/// The trivial axum handler in its own process under the closed-loop load.
+async fn measure_ceiling(
+    clients: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<Measured> {
+    let (_ceiling_process, ceiling_base) = process::start_ceiling()?;
+    let clients = load::clients(clients)?;
+    let url = format!("{ceiling_base}/ceiling");
+    let make: MakeRequest = Arc::new(move |c: &Client, _, _| c.get(&url));
+    load::run(&clients, warmup, StatusCode::OK, false, make.clone()).await?;
+    load::run(&clients, measure, StatusCode::OK, false, make).await
+}
+
+/// `make` open-loop at [`PACED_SHARE`] of the `saturated` rate over the same clients.
+async fn paced(
+    clients: &[Client],
+    name: &str,
+    saturated: &Measured,
+    measure: Duration,
+    make: MakeRequest,
+) -> anyhow::Result<Paced> {
+    let target_rate = (saturated.rate() * PACED_SHARE).max(1.0);
+    eprintln!(
+        "paced: {name} at {target_rate:.0}/s ({:.0} % of saturated), {} s",
+        PACED_SHARE * 100.0,
+        measure.as_secs()
+    );
+    let measured = load::run_paced(clients, measure, target_rate, StatusCode::OK, make).await?;
+    Ok(Paced {
+        target_rate,
+        measured,
+    })
+}
+
 async fn check_create(client: &Client, base: &str, auth: &str) -> anyhow::Result<()> {
     let resp = client
         .post(format!("{base}/Users"))

@@ -58,6 +58,21 @@ impl Measured {
         }
     }
 
+    /// Two phases of the same load as one: requests and time add up, so the rate is the
+    /// time-weighted mean (the plain mean for phases of equal length).
+    pub fn combined(a: &Measured, b: &Measured) -> Measured {
+        let mut latencies_us = [a.latencies_us.as_slice(), b.latencies_us.as_slice()].concat();
+        latencies_us.sort_unstable();
+        Measured {
+            ok: a.ok + b.ok,
+            errors: a.errors + b.errors,
+            first_error: a.first_error.clone().or_else(|| b.first_error.clone()),
+            elapsed: a.elapsed + b.elapsed,
+            latencies_us,
+            locations: Vec::new(),
+        }
+    }
+
     /// The `q`-quantile latency (0.0..=1.0), if any request succeeded.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
         quantile_us(&self.latencies_us, q).map(|us| Duration::from_micros(u64::from(us)))
@@ -142,6 +157,67 @@ pub async fn run(
     Ok(measured)
 }
 
+/// Runs one open-loop phase: `rate` requests per second in total, spread evenly over the
+/// clients (each sends on its own fixed schedule, staggered against the others), for
+/// `duration`. A latency counts from the request's scheduled send time, so time spent waiting
+/// behind a slow answer is included (no coordinated omission).
+pub async fn run_paced(
+    clients: &[Client],
+    duration: Duration,
+    rate: f64,
+    expected: StatusCode,
+    make: MakeRequest,
+) -> anyhow::Result<Measured> {
+    if clients.is_empty() || rate.is_nan() || rate <= 0.0 {
+        anyhow::bail!("a paced phase needs clients and a positive rate");
+    }
+    let interval = Duration::from_secs_f64(clients.len() as f64 / rate);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::with_capacity(clients.len());
+    for (worker, client) in clients.iter().enumerate() {
+        let client = client.clone();
+        let make = make.clone();
+        let offset = interval.mul_f64(worker as f64 / clients.len() as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut result = WorkerResult::default();
+            let mut seq = 0u64;
+            let mut due = start + offset;
+            while due < deadline {
+                tokio::time::sleep_until(due.into()).await;
+                let request = make(&client, worker, seq);
+                seq += 1;
+                match exchange(request, expected, false).await {
+                    Ok(_) => {
+                        let us = due.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                        result.ok += 1;
+                        result.latencies_us.push(us);
+                    }
+                    Err(message) => {
+                        result.errors += 1;
+                        result.first_error.get_or_insert(message);
+                    }
+                }
+                due += interval;
+            }
+            result
+        }));
+    }
+    let mut measured = Measured::default();
+    for task in tasks {
+        let result = task.await.context("load worker panicked")?;
+        measured.ok += result.ok;
+        measured.errors += result.errors;
+        if measured.first_error.is_none() {
+            measured.first_error = result.first_error;
+        }
+        measured.latencies_us.extend(result.latencies_us);
+    }
+    measured.elapsed = start.elapsed().max(duration);
+    measured.latencies_us.sort_unstable();
+    Ok(measured)
+}
+
 /// Sends one request and reads the whole body. `Ok` carries the `Location` header when asked.
 async fn exchange(
     request: RequestBuilder,
@@ -203,6 +279,41 @@ mod tests {
         assert_eq!(quantile_us(&sample, 0.0), Some(1));
         assert_eq!(quantile_us(&[7], 0.99), Some(7));
         assert_eq!(quantile_us(&[], 0.5), None);
+    }
+
+    #[test]
+    fn combined_phases_give_the_mean_rate() {
+        let a = Measured {
+            ok: 100,
+            elapsed: Duration::from_secs(1),
+            latencies_us: vec![5, 1],
+            ..Measured::default()
+        };
+        let b = Measured {
+            ok: 300,
+            elapsed: Duration::from_secs(1),
+            latencies_us: vec![3],
+            ..Measured::default()
+        };
+        let c = Measured::combined(&a, &b);
+        assert!((c.rate() - 200.0).abs() < 1e-9);
+        assert_eq!(c.latencies_us, vec![1, 3, 5]);
+    }
+
+    #[tokio::test]
+    async fn paced_phase_refuses_a_zero_rate() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let make: MakeRequest = Arc::new(|c: &Client, _, _| c.get("http://127.0.0.1:9/"));
+        let clients = clients(1).unwrap();
+        let r = run_paced(
+            &clients,
+            Duration::from_millis(10),
+            0.0,
+            StatusCode::OK,
+            make,
+        )
+        .await;
+        assert!(r.is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::directory::Results;
+use super::directory::{PACED_SHARE, Results};
 use super::load::Measured;
 
 /// Tenant size at which the latency and memory goals are stated.
@@ -52,7 +52,15 @@ pub fn goals(r: &Results) -> Vec<Goal> {
     let creates = ratio(r.creates.rate(), &r.ceiling);
     let by_id = ratio(r.get_by_id.rate(), &r.ceiling);
     let filter = ratio(r.filter.rate(), &r.ceiling);
-    let p99 = r.filter.quantile(0.99);
+    // Latency is judged below saturation: on the open-loop phase at PACED_SHARE of the
+    // saturated rate (closed-loop clients at saturation measure queueing, not service time).
+    let p99 = r.filter_paced.measured.quantile(0.99);
+    let p99_note = format!(
+        "paced at {:.0}/s = {:.0} % of saturated; saturated p99 {}",
+        r.filter_paced.target_rate,
+        PACED_SHARE * 100.0,
+        ms(r.filter.quantile(0.99))
+    );
     vec![
         Goal {
             name: "creates >= 25 % of ceiling",
@@ -75,8 +83,13 @@ pub fn goals(r: &Results) -> Vec<Goal> {
         Goal {
             name: "userName eq p99 < 2 ms at 100,000 users",
             measured: ms(p99),
-            pass: p99.is_some_and(|p| p < Duration::from_millis(2)) && r.users >= GOAL_USERS,
-            note: at_size.clone(),
+            pass: p99.is_some_and(|p| p < Duration::from_millis(2))
+                && r.users >= GOAL_USERS
+                && r.filter_paced.measured.errors == 0,
+            note: Some(match &at_size {
+                Some(size) => format!("{size}; {p99_note}"),
+                None => p99_note,
+            }),
         },
         Goal {
             name: "RSS < 300 MiB at 100,000 users",
@@ -108,10 +121,14 @@ pub fn table(r: &Results) -> String {
         "phase", "requests", "errors", "rate/s", "of ceiling", "p50", "p99"
     );
     let rows = [
-        ("ceiling (axum, fixed 200)", &r.ceiling),
+        ("ceiling before (axum, fixed 200)", &r.ceiling_before),
+        ("ceiling after", &r.ceiling_after),
+        ("ceiling (mean, used for ratios)", &r.ceiling),
         ("create (POST /Users)", &r.creates),
         ("GET /Users/{id}", &r.get_by_id),
         ("filter userName eq", &r.filter),
+        ("GET /Users/{id}, paced", &r.get_by_id_paced.measured),
+        ("filter userName eq, paced", &r.filter_paced.measured),
     ];
     for (name, m) in rows {
         let _ = writeln!(
@@ -131,6 +148,15 @@ pub fn table(r: &Results) -> String {
             let _ = writeln!(out, "  first error in {name}: {e}");
         }
     }
+    let _ = writeln!(
+        out,
+        "\nsaturated phases: closed loop (each client sends when its answer arrives); paced phases: \
+         open loop at {:.0} % of the saturated rate ({:.0}/s GET, {:.0}/s filter) over the same \
+         clients, latency from the scheduled send time. The p99 goal is judged on the paced phase.",
+        PACED_SHARE * 100.0,
+        r.get_by_id_paced.target_rate,
+        r.filter_paced.target_rate
+    );
     let p = &r.preload;
     let per_sec = if p.elapsed.as_secs_f64() > 0.0 {
         p.created as f64 / p.elapsed.as_secs_f64()
@@ -187,6 +213,12 @@ fn phase_json(m: &Measured, ceiling: &Measured) -> Value {
     })
 }
 
+fn paced_json(p: &super::directory::Paced, ceiling: &Measured) -> Value {
+    let mut v = phase_json(&p.measured, ceiling);
+    v["target_rate_per_s"] = json!(p.target_rate);
+    v
+}
+
 /// The machine-readable report.
 pub fn json(r: &Results) -> Value {
     let o = &r.options;
@@ -198,9 +230,13 @@ pub fn json(r: &Results) -> Value {
         "users": r.users,
         "cores": r.cores,
         "ceiling": phase_json(&r.ceiling, &r.ceiling),
+        "ceiling_before": phase_json(&r.ceiling_before, &r.ceiling),
+        "ceiling_after": phase_json(&r.ceiling_after, &r.ceiling),
         "create": phase_json(&r.creates, &r.ceiling),
         "get_by_id": phase_json(&r.get_by_id, &r.ceiling),
         "filter_username_eq": phase_json(&r.filter, &r.ceiling),
+        "get_by_id_paced": paced_json(&r.get_by_id_paced, &r.ceiling),
+        "filter_username_eq_paced": paced_json(&r.filter_paced, &r.ceiling),
         "preload": {
             "method": r.preload.method,
             "created": r.preload.created,
@@ -217,7 +253,7 @@ pub fn json(r: &Results) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::directory::{Options, Preload};
+    use super::super::directory::{Options, Paced, Preload};
     use super::*;
 
     fn phase(ok: u64, p99_us: u32) -> Measured {
@@ -241,9 +277,19 @@ mod tests {
             },
             cores: 2,
             ceiling: phase(1000, 100),
+            ceiling_before: phase(1000, 100),
+            ceiling_after: phase(1000, 100),
             creates: phase(creates, 100),
             get_by_id: phase(reads, 100),
-            filter: phase(reads, p99_us),
+            filter: phase(reads, 50_000),
+            get_by_id_paced: Paced {
+                target_rate: reads as f64 / 2.0,
+                measured: phase(reads / 2, 100),
+            },
+            filter_paced: Paced {
+                target_rate: reads as f64 / 2.0,
+                measured: phase(reads / 2, p99_us),
+            },
             preload: Preload::default(),
             users,
             rss_kib: rss_mib * 1024,
