@@ -9,6 +9,7 @@
 //! Invariants: secrets are compared in constant time and never logged, returned or put in an
 //! error; every authentication failure looks the same to the client (401, no detail).
 
+pub mod certificates;
 pub mod credentials;
 pub mod extract;
 pub mod logon_lock;

@@ -1,5 +1,6 @@
 //! [`AuthState`]: the authentication state that outlives configuration changes (the token
-//! signing key, persisted as `data_dir/token.key`, and the failed-logon counters), and the
+//! signing key, persisted as `data_dir/token.key`, the failed-logon counters and the tenant CAs
+//! under `data_dir/ca/`), and the
 //! authentication decisions made with it against a tenant's current configuration.
 //!
 //! Invariants:
@@ -32,6 +33,8 @@ pub const TOKEN_KEY_FILE: &str = "token.key";
 pub struct AuthState {
     key: TokenKey,
     locks: LogonLocks,
+    /// The tenant CAs (client-certificate authentication and the listener's trusted roots).
+    pub cas: super::certificates::TenantCas,
 }
 
 /// Errors of the auth module.
@@ -87,9 +90,9 @@ impl std::fmt::Debug for IssuedToken {
 impl AuthState {
     /// Loads the token key from `data_dir/token.key`, creating it (0600) when missing.
     pub fn load_or_create(data_dir: &Path) -> Result<AuthState, AuthError> {
-        Ok(Self::with_key(load_or_create_key(
-            &data_dir.join(TOKEN_KEY_FILE),
-        )?))
+        let mut state = Self::with_key(load_or_create_key(&data_dir.join(TOKEN_KEY_FILE))?);
+        state.cas = super::certificates::TenantCas::persistent(data_dir);
+        Ok(state)
     }
 
     /// State with a given key (tests, or a runtime without a data directory).
@@ -97,6 +100,7 @@ impl AuthState {
         AuthState {
             key,
             locks: LogonLocks::new(),
+            cas: super::certificates::TenantCas::in_memory(),
         }
     }
 

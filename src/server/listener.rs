@@ -1,7 +1,11 @@
 //! The accept loop: TCP (optionally TLS via tokio-rustls) into hyper-util's auto builder
 //! (HTTP/1.1 and HTTP/2, chosen by ALPN or preface), with graceful shutdown.
 //!
-//! Invariants: every request carries a [`ConnectionInfo`] extension describing its connection;
+//! The TLS configuration of each connection comes from a [`TlsSource`] at accept time, so it can
+//! change at runtime (the tenant CAs trusted for client certificates follow the configuration).
+//!
+//! Invariants: every request carries a [`ConnectionInfo`] extension describing its connection
+//! (with the client certificate chain rustls verified, if any);
 //! a slow or failing TLS handshake affects only its own connection (handshakes run in the
 //! connection task, with a timeout); on shutdown the listener stops accepting, open connections
 //! are asked to finish their in-flight requests, and the loop returns once they have (or after
@@ -25,6 +29,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
+
+use super::tls::{StaticTls, TlsSource};
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,7 +83,18 @@ pub async fn serve_router(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let tls = tls.map(|config| Arc::new(StaticTls(config)) as Arc<dyn TlsSource>);
+    serve_router_with(listener, router, tls, shutdown).await
+}
+
+/// Like [`serve_router`], with each connection's TLS configuration taken from `tls` when the
+/// connection is accepted.
+pub async fn serve_router_with(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<dyn TlsSource>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -96,15 +113,16 @@ pub async fn serve_router(
                 };
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
-                let acceptor = acceptor.clone();
+                let tls = tls.clone();
                 let stop = stop_rx.clone();
                 connections.spawn(async move {
-                    match acceptor {
+                    match tls {
                         None => {
                             let info = ConnectionInfo { peer, tls: false, peer_certificates: Arc::from([]) };
                             serve_connection(stream, info, router, stop).await;
                         }
-                        Some(acceptor) => {
+                        Some(tls) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
                             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                                 Ok(Ok(stream)) => stream,
                                 Ok(Err(error)) => {

@@ -23,10 +23,10 @@ use tokio::net::TcpListener;
 
 pub use admin::{StatusSource, admin_router};
 pub use error::SCIM_CONTENT_TYPE;
-pub use listener::{ConnectionInfo, ServerError, bind, serve_router};
+pub use listener::{ConnectionInfo, ServerError, bind, serve_router, serve_router_with};
 pub use routes::{AppOptions, DEFAULT_MAX_BODY_BYTES, app, tenant_router};
 pub use tenant::TenantRequest;
-pub use tls::{TlsError, TlsMode};
+pub use tls::{TenantTls, TlsError, TlsMode, TlsSource};
 
 use crate::runtime::Runtime;
 
@@ -69,6 +69,12 @@ pub async fn serve_listener(
         .values()
         .flat_map(|t| t.hosts.iter().cloned())
         .collect();
-    let tls_config = tls.server_config(&hosts)?;
-    serve_router(listener, app(runtime, app_options), tls_config, shutdown).await
+    // The tenant listener asks for client certificates of the tenant CAs (mTLS, optional).
+    let tls_source = match tls.identity(&hosts)? {
+        None => None,
+        Some(identity) => {
+            Some(Arc::new(TenantTls::new(identity, runtime.clone())?) as Arc<dyn TlsSource>)
+        }
+    };
+    serve_router_with(listener, app(runtime, app_options), tls_source, shutdown).await
 }
