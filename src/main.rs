@@ -296,6 +296,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), "runtime opened");
     // DeliveryHealthy and the pending/delivered/failed counters of target systems.
     driver = driver.with_delivery_health(Arc::new(runtime.delivery().clone()));
+    // Provisioned, DeliveryHealthy and the counters of real-time targets.
+    driver = driver.with_realtime_health(Arc::clone(&runtime) as _);
     // Real-time log retention: prunes now and hourly for as long as the process runs.
     let _retention = idrelay::provisioning::logs::spawn_retention(Arc::clone(&runtime));
     // Scheduled provisioning jobs (ips.job.interval.minutes) and job log retention.

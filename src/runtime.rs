@@ -57,6 +57,10 @@ pub struct Runtime {
     delivery_wakeup: Arc<tokio::sync::Notify>,
     /// The outbox consumer: delivers accepted events to the target systems.
     delivery: crate::delivery::DeliveryEngine,
+    /// Real-time targets: push directory changes as they are committed.
+    realtime: crate::realtime::Pusher,
+    /// This runtime (the push tasks hold it weakly).
+    me: std::sync::Weak<Runtime>,
 }
 
 impl Runtime {
@@ -73,7 +77,8 @@ impl Runtime {
             writer.clone(),
             delivery_wakeup.clone(),
         );
-        Ok(Arc::new(Runtime {
+        Ok(Arc::new_cyclic(|me| Runtime {
+            me: me.clone(),
             store,
             writer,
             auth,
@@ -85,6 +90,7 @@ impl Runtime {
             opened: tokio::sync::Mutex::new(BTreeMap::new()),
             delivery_wakeup,
             delivery,
+            realtime: crate::realtime::Pusher::new(),
         }))
     }
 
@@ -125,7 +131,8 @@ impl Runtime {
             directories,
             hosts,
         }));
-        self.delivery.configure(config);
+        self.delivery.configure(config.clone());
+        self.realtime.configure(self.me.clone(), &config.realtime_targets);
         Ok(())
     }
 
@@ -163,6 +170,11 @@ impl Runtime {
         &self.delivery
     }
 
+    /// The real-time push tasks (health and counters of each real-time target).
+    pub fn realtime(&self) -> &crate::realtime::Pusher {
+        &self.realtime
+    }
+
     /// What the delivery engine waits on between polls (see [`Runtime::notify_delivery`]).
     pub fn delivery_wakeup(&self) -> &Arc<tokio::sync::Notify> {
         &self.delivery_wakeup
@@ -187,6 +199,8 @@ fn normalize_host(host: &str) -> String {
 pub struct RuntimeConfig {
     /// By tenant name (the `/tenants/{name}` path segment).
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// Real-time targets of every tenant (pushed by [`crate::realtime::Pusher`]).
+    pub realtime_targets: Vec<Arc<crate::realtime::RealTimeTargetConfig>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -400,6 +414,7 @@ mod tests {
     fn config(tenants: &[(&str, &[&str])]) -> RuntimeConfig {
         RuntimeConfig {
             tenants: tenants.iter().map(|(n, h)| tenant(n, h)).collect(),
+            ..RuntimeConfig::default()
         }
     }
 

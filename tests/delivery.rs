@@ -135,6 +135,7 @@ fn config_with(
     };
     RuntimeConfig {
         tenants: [(TENANT.to_string(), tenant)].into(),
+        ..RuntimeConfig::default()
     }
 }
 

@@ -5,7 +5,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
+use super::{RealTimeTarget, SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
 
 /// Every CRD of the API, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -14,6 +14,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         TechnicalAdmin::crd(),
         SourceSystem::crd(),
         TargetSystem::crd(),
+        RealTimeTarget::crd(),
     ]
 }
 

@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod crds;
 pub mod outbound_auth;
 pub mod permission;
+pub mod real_time_target;
 pub mod refs;
 pub mod source_system;
 pub mod target_system;
@@ -20,6 +21,10 @@ pub use outbound_auth::{
     OutboundAuthentication,
 };
 pub use permission::Permission;
+pub use real_time_target::{
+    RealTimeAuthentication, RealTimeTarget, RealTimeTargetSpec, RealTimeTargetStatus,
+    RealTimeTargetType,
+};
 pub use refs::{SecretKeyRef, TenantRef};
 pub use source_system::{
     RealTimeUrls, SourceSystem, SourceSystemSpec, SourceSystemStatus, SystemType,

@@ -180,6 +180,7 @@ mod tests {
         };
         RuntimeConfig {
             tenants: BTreeMap::from([("acme".to_owned(), tenant)]),
+            ..RuntimeConfig::default()
         }
     }
 

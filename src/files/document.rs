@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{API_VERSION, SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
+use crate::api::{API_VERSION, RealTimeTarget, SourceSystem, TargetSystem, TechnicalAdmin, Tenant};
 use crate::reconcile::{DEFAULT_NAMESPACE, ObjectKey};
 
 /// `kind` of a Tenant.
@@ -23,6 +23,8 @@ pub const KIND_TECHNICAL_ADMIN: &str = "TechnicalAdmin";
 pub const KIND_SOURCE_SYSTEM: &str = "SourceSystem";
 /// `kind` of a TargetSystem.
 pub const KIND_TARGET_SYSTEM: &str = "TargetSystem";
+/// `kind` of a RealTimeTarget.
+pub const KIND_REAL_TIME_TARGET: &str = "RealTimeTarget";
 
 /// One YAML document that idrelay understands.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,7 @@ pub enum Document {
     TechnicalAdmin(TechnicalAdmin),
     SourceSystem(SourceSystem),
     TargetSystem(TargetSystem),
+    RealTimeTarget(RealTimeTarget),
     Secret(Secret),
     /// An idrelay resource whose body does not deserialize.
     Invalid(InvalidDocument),
@@ -57,6 +60,7 @@ impl Document {
             Document::TechnicalAdmin(a) => (KIND_TECHNICAL_ADMIN, ObjectKey::of(&a.metadata)),
             Document::SourceSystem(s) => (KIND_SOURCE_SYSTEM, ObjectKey::of(&s.metadata)),
             Document::TargetSystem(t) => (KIND_TARGET_SYSTEM, ObjectKey::of(&t.metadata)),
+            Document::RealTimeTarget(t) => (KIND_REAL_TIME_TARGET, ObjectKey::of(&t.metadata)),
             Document::Secret(s) => ("Secret", ObjectKey::of(&s.metadata)),
             Document::Invalid(i) => (i.kind, i.key.clone()),
         }
@@ -122,6 +126,7 @@ fn classify(mut value: serde_json::Value) -> Result<Document, String> {
         (API_VERSION, KIND_TECHNICAL_ADMIN) => KIND_TECHNICAL_ADMIN,
         (API_VERSION, KIND_SOURCE_SYSTEM) => KIND_SOURCE_SYSTEM,
         (API_VERSION, KIND_TARGET_SYSTEM) => KIND_TARGET_SYSTEM,
+        (API_VERSION, KIND_REAL_TIME_TARGET) => KIND_REAL_TIME_TARGET,
         ("v1", "Secret") => "Secret",
         _ => {
             return Err(format!(
@@ -166,6 +171,9 @@ fn classify(mut value: serde_json::Value) -> Result<Document, String> {
             .unwrap_or_else(invalid)),
         KIND_TARGET_SYSTEM => Ok(typed::<TargetSystem>(value)
             .map(Document::TargetSystem)
+            .unwrap_or_else(invalid)),
+        KIND_REAL_TIME_TARGET => Ok(typed::<RealTimeTarget>(value)
+            .map(Document::RealTimeTarget)
             .unwrap_or_else(invalid)),
         _ => {
             let mut track = serde_path_to_error::Track::new();

@@ -45,6 +45,32 @@ impl DeliveryHealthSource for crate::delivery::DeliveryEngine {
     }
 }
 
+/// Where the driver reads what the pusher observed about a real-time target (the runtime).
+pub trait RealTimeHealthSource: Send + Sync {
+    /// The push health of real-time target `resource` (`namespace/name`).
+    fn realtime_health(&self, resource: &str) -> Option<crate::realtime::PushHealth>;
+}
+
+impl RealTimeHealthSource for crate::runtime::Runtime {
+    fn realtime_health(&self, resource: &str) -> Option<crate::realtime::PushHealth> {
+        self.realtime().health(resource)
+    }
+}
+
+/// A [`RealTimeHealthSource`] held by the driver.
+#[derive(Clone)]
+struct RealTimeHealth(Arc<dyn RealTimeHealthSource>);
+
+impl std::fmt::Debug for RealTimeHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RealTimeHealth")
+    }
+}
+
+/// How often the push health of real-time targets is compared with the last pass (a change
+/// triggers a pass: `Provisioned`, `DeliveryHealthy`, counters).
+pub const REALTIME_POLL: Duration = Duration::from_secs(1);
+
 /// Runs the live connection check of `target` (authenticating as deliveries do).
 pub async fn check_connection(target: &TargetSystemConfig) -> ConnectionCheck {
     crate::delivery::connection_check(target).await
@@ -64,6 +90,8 @@ pub struct FilesDriver {
     check_tx: mpsc::UnboundedSender<CheckResult>,
     check_rx: mpsc::UnboundedReceiver<CheckResult>,
     delivery: Option<Arc<dyn DeliveryHealthSource>>,
+    realtime: Option<RealTimeHealth>,
+    realtime_observed: crate::reconcile::real_time_target::RealTimeObservations,
 }
 
 impl FilesDriver {
@@ -82,6 +110,8 @@ impl FilesDriver {
             check_tx,
             check_rx,
             delivery: None,
+            realtime: None,
+            realtime_observed: Default::default(),
         })
     }
 
@@ -90,6 +120,26 @@ impl FilesDriver {
     pub fn with_delivery_health(mut self, source: Arc<dyn DeliveryHealthSource>) -> Self {
         self.delivery = Some(source);
         self
+    }
+
+    /// Reads the push health of every real-time target from `source` (status conditions
+    /// `Provisioned`, `DeliveryHealthy` and the counters of RealTimeTargets).
+    pub fn with_realtime_health(mut self, source: Arc<dyn RealTimeHealthSource>) -> Self {
+        self.realtime = Some(RealTimeHealth(source));
+        self
+    }
+
+    /// What the pusher reports now for the real-time targets of the last applied config.
+    fn realtime_observations(&self) -> crate::reconcile::real_time_target::RealTimeObservations {
+        let mut observed = crate::reconcile::real_time_target::RealTimeObservations::default();
+        if let (Some(source), Some(config)) = (&self.realtime, &self.last_applied) {
+            for target in &config.realtime_targets {
+                if let Some(h) = source.0.realtime_health(&target.resource) {
+                    observed.push.insert(target.resource.clone(), h);
+                }
+            }
+        }
+        observed
     }
 
     /// What is observed for the targets of `config`.
@@ -126,6 +176,9 @@ impl FilesDriver {
         for p in &loaded.problems {
             tracing::warn!(dir = %self.dir.display(), "{p}");
         }
+        self.realtime_observed = self.realtime_observations();
+        self.state
+            .set_realtime_observations(self.realtime_observed.clone());
         let empty = RuntimeConfig::default();
         let observed = self.observations(self.last_applied.as_ref().unwrap_or(&empty));
         let mut out = self
@@ -172,7 +225,10 @@ impl FilesDriver {
         tracing::info!(dir = %self.dir.display(), "watching the configuration directory");
         loop {
             let resync = Instant::now() + RESYNC;
-            let wake = self.checks.next_due().map_or(resync, |due| due.min(resync));
+            let mut wake = self.checks.next_due().map_or(resync, |due| due.min(resync));
+            if self.realtime.is_some() {
+                wake = wake.min(Instant::now() + REALTIME_POLL);
+            }
             tokio::select! {
                 event = rx.recv() => {
                     if event.is_none() {
@@ -188,7 +244,15 @@ impl FilesDriver {
                         self.record_check(&target, result);
                     }
                 }
-                () = tokio::time::sleep_until(wake.into()) => {}
+                () = tokio::time::sleep_until(wake.into()) => {
+                    // A real-time poll tick: pass only when the pusher reports something new.
+                    if Instant::now() < resync
+                        && self.checks.next_due().is_none_or(|due| due > Instant::now())
+                        && self.realtime_observations() == self.realtime_observed
+                    {
+                        continue;
+                    }
+                }
             }
             if let Err(e) = self.sync(&mut apply).await {
                 tracing::warn!("{e}; keeping the last configuration");

@@ -23,7 +23,8 @@ use crate::reconcile::{ObjectKey, Observations, Resources, reconcile, whole_seco
 use crate::runtime::RuntimeConfig;
 
 use super::document::{
-    Document, KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN, KIND_TENANT,
+    Document, KIND_REAL_TIME_TARGET, KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN,
+    KIND_TENANT,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,9 @@ pub struct FilesState {
     admin_statuses: BTreeMap<ObjectKey, TechnicalAdminStatus>,
     source_statuses: BTreeMap<ObjectKey, SourceSystemStatus>,
     target_statuses: BTreeMap<ObjectKey, TargetSystemStatus>,
+    realtime_statuses: BTreeMap<ObjectKey, crate::api::RealTimeTargetStatus>,
+    /// What the driver observed about real-time targets (Test Connection, pushes).
+    realtime_observed: crate::reconcile::real_time_target::RealTimeObservations,
 }
 
 /// What one pass produced.
@@ -85,6 +89,14 @@ pub struct PassOutput {
 impl FilesState {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets what the next passes see of real-time targets (Test Connection, push health).
+    pub fn set_realtime_observations(
+        &mut self,
+        observed: crate::reconcile::real_time_target::RealTimeObservations,
+    ) {
+        self.realtime_observed = observed;
     }
 
     /// Reconciles `documents` (all documents of the directory) at `now`, without observations.
@@ -106,6 +118,7 @@ impl FilesState {
         let mut admins = Vec::new();
         let mut sources = Vec::new();
         let mut targets = Vec::new();
+        let mut realtime = Vec::new();
         let mut secrets: Vec<Secret> = Vec::new();
         let mut invalid = Vec::new();
         let mut next_tracked = BTreeMap::new();
@@ -144,6 +157,12 @@ impl FilesState {
                     x.status = self.target_statuses.get(&id.1).cloned();
                     targets.push(x);
                 }
+                Document::RealTimeTarget(mut x) => {
+                    let spec = serde_json::to_value(&x.spec).unwrap_or_default();
+                    self.stamp(&mut next_tracked, &id, spec, &mut x.metadata, now);
+                    x.status = self.realtime_statuses.get(&id.1).cloned();
+                    realtime.push(x);
+                }
                 Document::Invalid(bad) => {
                     let mut meta = ObjectMeta::default();
                     self.stamp(&mut next_tracked, &id, bad.spec.clone(), &mut meta, now);
@@ -168,6 +187,16 @@ impl FilesState {
         let mut admin_statuses = outcome.technical_admins;
         let mut source_statuses = outcome.source_systems;
         let mut target_statuses = outcome.target_systems;
+        let mut config = outcome.config;
+        let realtime_outcome = crate::reconcile::real_time_target::reconcile_real_time_targets(
+            &realtime,
+            &config,
+            &crate::reconcile::secrets::SecretIndex::new(&secrets),
+            &self.realtime_observed,
+            now,
+        );
+        config.realtime_targets = realtime_outcome.accepted;
+        let mut realtime_statuses = realtime_outcome.statuses;
         for (bad, generation) in invalid {
             let health = Health::stalled(reason::INVALID_SPEC, bad.message);
             let desired = health.conditions(generation, now);
@@ -201,6 +230,15 @@ impl FilesState {
                     };
                     source_statuses.insert(bad.key, status);
                 }
+                KIND_REAL_TIME_TARGET => {
+                    let prev = self.realtime_statuses.get(&bad.key).map(|s| &s.conditions);
+                    let status = crate::api::RealTimeTargetStatus {
+                        observed_generation: generation,
+                        conditions: merged(prev),
+                        ..Default::default()
+                    };
+                    realtime_statuses.insert(bad.key, status);
+                }
                 _ => {
                     let prev = self.target_statuses.get(&bad.key).map(|s| &s.conditions);
                     let status = TargetSystemStatus {
@@ -216,8 +254,9 @@ impl FilesState {
         self.admin_statuses = admin_statuses;
         self.source_statuses = source_statuses;
         self.target_statuses = target_statuses;
+        self.realtime_statuses = realtime_statuses;
         PassOutput {
-            config: outcome.config,
+            config,
             entries: self.entries(),
             problems,
         }
@@ -287,10 +326,18 @@ impl FilesState {
                 serde_json::to_value(s).unwrap_or_default(),
             )
         });
+        let realtime = self.realtime_statuses.iter().map(|(k, s)| {
+            entry(
+                KIND_REAL_TIME_TARGET,
+                k,
+                serde_json::to_value(s).unwrap_or_default(),
+            )
+        });
         tenants
             .chain(admins)
             .chain(sources)
             .chain(targets)
+            .chain(realtime)
             .collect()
     }
 }

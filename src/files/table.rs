@@ -1,7 +1,10 @@
 //! The `idrelay get KIND` table: `GET /status` entries rendered like `kubectl get`
 //! (NAMESPACE, NAME, READY, REASON, AGE, MESSAGE). Pure: entries and `now` in, text out.
 
-use super::document::{KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN, KIND_TENANT};
+use super::document::{
+    KIND_REAL_TIME_TARGET, KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN,
+    KIND_TENANT,
+};
 
 /// Which kinds to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +13,7 @@ pub enum KindFilter {
     TechnicalAdmins,
     SourceSystems,
     TargetSystems,
+    RealTimeTargets,
     All,
 }
 
@@ -21,6 +25,7 @@ impl KindFilter {
             "technicaladmins" | "technicaladmin" | "idta" => Some(KindFilter::TechnicalAdmins),
             "sourcesystems" | "sourcesystem" | "idss" => Some(KindFilter::SourceSystems),
             "targetsystems" | "targetsystem" | "idts" => Some(KindFilter::TargetSystems),
+            "realtimetargets" | "realtimetarget" | "idrt" => Some(KindFilter::RealTimeTargets),
             "all" | "idrelay" => Some(KindFilter::All),
             _ => None,
         }
@@ -32,11 +37,13 @@ impl KindFilter {
             KindFilter::TechnicalAdmins => kind == KIND_TECHNICAL_ADMIN,
             KindFilter::SourceSystems => kind == KIND_SOURCE_SYSTEM,
             KindFilter::TargetSystems => kind == KIND_TARGET_SYSTEM,
+            KindFilter::RealTimeTargets => kind == KIND_REAL_TIME_TARGET,
             KindFilter::All => [
                 KIND_TENANT,
                 KIND_TECHNICAL_ADMIN,
                 KIND_SOURCE_SYSTEM,
                 KIND_TARGET_SYSTEM,
+                KIND_REAL_TIME_TARGET,
             ]
             .contains(&kind),
         }

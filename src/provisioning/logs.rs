@@ -413,6 +413,7 @@ mod tests {
         }
         let config = RuntimeConfig {
             tenants: [("acme".to_string(), tenant)].into_iter().collect(),
+            ..RuntimeConfig::default()
         };
         let now: Timestamp = "2026-01-31T00:00:00Z".parse().unwrap();
         let writes: Vec<(Option<String>, String)> = prune_writes(&config, now)

@@ -16,6 +16,7 @@
 pub mod identity;
 pub mod observations;
 pub mod properties;
+pub mod real_time_target;
 pub mod secrets;
 pub mod source_system;
 pub mod systems;

@@ -43,6 +43,7 @@ fn config() -> RuntimeConfig {
     };
     RuntimeConfig {
         tenants: BTreeMap::from([("acme".to_string(), acme)]),
+        ..RuntimeConfig::default()
     }
 }
 

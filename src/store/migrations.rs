@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0002_provisioning.sql"),
     ),
     (3, "jobs", include_str!("../../migrations/0003_jobs.sql")),
+    (
+        4,
+        "realtime_targets",
+        include_str!("../../migrations/0004_realtime_targets.sql"),
+    ),
 ];
 
 /// Applies every pending migration in one transaction.

@@ -12,6 +12,7 @@ mod jobs;
 mod migrations;
 mod multi_row;
 mod provisioning;
+mod realtime;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use provisioning::{
     ProvisioningEvent, RealtimeLogEntry, RealtimeLogFilter, RealtimeLogRecord, SystemRole,
     entity_type_str, parse_entity_type,
 };
+pub use realtime::RealtimeCursor;
 pub use rows::{
     ChangeRecord, Operation, RowWrite, StoredMembership, StoredResource, TenantRows,
     format_timestamp,
@@ -472,6 +474,9 @@ async fn apply_write(conn: &mut SqliteConnection, write: &RowWrite) -> Result<()
         | RowWrite::InterruptJobRuns { .. }
         | RowWrite::PruneJobRuns { .. } => {
             return jobs::apply(conn, write).await.unwrap_or(Ok(()));
+        }
+        RowWrite::RealtimeCursor(_) | RowWrite::DropRealtimeCursor { .. } => {
+            return realtime::apply(conn, write).await.unwrap_or(Ok(()));
         }
         RowWrite::Upsert {
             tenant,

@@ -156,6 +156,10 @@ pub enum RowWrite {
         source_system: Option<Arc<str>>,
         before: Timestamp,
     },
+    /// Insert or replace the cursor row of a real-time target.
+    RealtimeCursor(super::realtime::RealtimeCursor),
+    /// Forget a real-time target's cursor (the target was deleted; its log stays).
+    DropRealtimeCursor { tenant: Arc<str>, target: Arc<str> },
 }
 
 /// A user or group row as loaded.

@@ -1,0 +1,462 @@
+//! The push task of one real-time target: Provision when due, then follow the tenant's change
+//! log from the persisted cursor, one coalesced batch at a time.
+//!
+//! Invariants: the cursor is written only after every entity of the batch was acknowledged by
+//! the target (2xx; 404 on DELETE counts as done) or failed permanently (logged); transient
+//! failures (transport, 408, 429, 5xx) are retried with backoff + full jitter, honouring
+//! `Retry-After`, with no budget (the cursor holds, nothing is dropped); the breaker only feeds
+//! `DeliveryHealthy`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+
+use super::plan::{PlannedPush, coalesce, entities_base, kind_path};
+use super::{PushHealth, RealTimeTargetConfig};
+use crate::delivery::backoff::RetryPolicy;
+use crate::delivery::breaker::Breaker;
+use crate::delivery::client::{ClientError, ClientSettings, REQUEST_TIMEOUT, ScimClient};
+use crate::directory::{Directory, Kind};
+use crate::runtime::Runtime;
+use crate::store::{LogDetail, LogStatus, RealtimeCursor, RealtimeLogEntry, RowWrite, SystemRole};
+
+/// Change records read per batch.
+const BATCH: u32 = 500;
+/// Entities of one batch in flight at once (different entities only).
+const CONCURRENCY: usize = 16;
+/// Poll interval of the change log when idle.
+const IDLE: Duration = Duration::from_millis(20);
+/// Users per Provision page (the cursor is saved after each page).
+const PROVISION_PAGE: usize = 200;
+
+/// Reason recorded for a loop-prevention skip.
+pub const SKIP_REASON_PREFIX: &str = "written by provisioning job";
+
+type HealthMap = Arc<Mutex<BTreeMap<String, PushHealth>>>;
+
+/// The outcome of pushing one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pushed {
+    Done,
+    Skipped(String),
+    /// Permanently refused (the reason, for the real-time log).
+    Failed(String),
+    /// Nothing to send (deleted meanwhile: its delete record follows).
+    Gone,
+}
+
+struct Target {
+    config: Arc<RealTimeTargetConfig>,
+    client: ScimClient,
+    policy: RetryPolicy,
+    breaker: Mutex<Breaker>,
+    health: HealthMap,
+}
+
+/// Runs until aborted (configuration change or removal).
+pub async fn run(config: Arc<RealTimeTargetConfig>, runtime: Weak<Runtime>, health: HealthMap) {
+    let settings = ClientSettings {
+        base_url: entities_base(&config.user_url),
+        auth: config.auth.clone(),
+        headers: BTreeMap::new(),
+        content_type: "application/scim+json".to_string(),
+        if_match_wildcard: false,
+        timeout: REQUEST_TIMEOUT,
+    };
+    let client = match ScimClient::new(&settings) {
+        Ok(c) => c,
+        Err(error) => {
+            set_health(&health, &config.resource, |h| {
+                h.healthy = false;
+                h.last_error = Some(error.to_string());
+            });
+            return;
+        }
+    };
+    let target = Arc::new(Target {
+        policy: RetryPolicy::from_properties(&config.properties),
+        breaker: Mutex::new(Breaker::new(
+            crate::delivery::breaker::DEFAULT_THRESHOLD,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        )),
+        config,
+        client,
+        health,
+    });
+    set_health(&target.health, &target.config.resource, |h| {
+        h.healthy = true
+    });
+    loop {
+        match step(&target, &runtime).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(IDLE).await,
+            Err(error) => {
+                tracing::warn!(target = %target.config.resource, %error, "real-time push step failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if runtime.strong_count() == 0 {
+            return;
+        }
+    }
+}
+
+/// One step: Provision when due, else one batch of changes. `Ok(true)` when work was done.
+async fn step(target: &Arc<Target>, runtime: &Weak<Runtime>) -> Result<bool, String> {
+    let Some(rt) = runtime.upgrade() else {
+        return Ok(false);
+    };
+    let config = &target.config;
+    let Some(directory) = rt.directory(&config.tenant) else {
+        return Ok(false);
+    };
+    let store = rt.store().clone();
+    let mut cursor = match store
+        .realtime_cursor(&config.tenant, &config.resource)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(c) => c,
+        None => {
+            // A new target starts at the end of the log; Provision sends what exists.
+            let cursor = RealtimeCursor {
+                tenant: Arc::from(config.tenant.as_str()),
+                target: Arc::from(config.resource.as_str()),
+                change_seq: store
+                    .last_change_seq(&config.tenant)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                ..Default::default()
+            };
+            save(&rt, &cursor).await?;
+            cursor
+        }
+    };
+    let token = config.provision_token();
+    if cursor.provisioned_request.as_deref() != Some(token.as_str()) {
+        provision_page(target, &rt, &directory, &mut cursor, &token).await?;
+        return Ok(true);
+    }
+    set_health(&target.health, &config.resource, |h| {
+        h.provisioned = Some(u64::try_from(cursor.provisioned_count).unwrap_or(0));
+        h.provisioning = None;
+    });
+    let changes = store
+        .changes(&config.tenant, cursor.change_seq, BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(last) = changes.last().map(|c| c.seq) else {
+        return Ok(false);
+    };
+    let plan = coalesce(&changes, config.groups);
+    push_all(target, &rt, &directory, plan).await;
+    cursor.change_seq = last;
+    save(&rt, &cursor).await?;
+    Ok(true)
+}
+
+/// Pushes one page of the Provision in progress (users in directory seq order) and saves the
+/// position; finishes the run when the page is the last one.
+async fn provision_page(
+    target: &Arc<Target>,
+    rt: &Arc<Runtime>,
+    directory: &Arc<Directory>,
+    cursor: &mut RealtimeCursor,
+    token: &str,
+) -> Result<(), String> {
+    if cursor.provision_request.as_deref() != Some(token) {
+        cursor.provision_request = Some(token.to_string());
+        cursor.provision_after = None;
+        cursor.provisioned_count = 0;
+    }
+    let after: Option<i64> = cursor
+        .provision_after
+        .as_deref()
+        .and_then(|s| s.parse().ok());
+    let snapshot = directory.snapshot();
+    let page: Vec<(i64, String)> = snapshot
+        .of(Kind::User)
+        .ordered(after)
+        .take(PROVISION_PAGE)
+        .map(|(seq, id)| (seq, id.to_string()))
+        .collect();
+    drop(snapshot);
+    let plan: Vec<PlannedPush> = page
+        .iter()
+        .map(|(_, id)| PlannedPush {
+            kind: Kind::User,
+            entity_id: id.clone(),
+            delete: false,
+        })
+        .collect();
+    let done = push_all(target, rt, directory, plan).await;
+    cursor.provisioned_count += i64::try_from(done).unwrap_or(0);
+    match page.last() {
+        Some((seq, _)) if page.len() == PROVISION_PAGE => {
+            cursor.provision_after = Some(seq.to_string());
+        }
+        _ => {
+            cursor.provisioned_request = Some(token.to_string());
+            cursor.provision_request = None;
+            cursor.provision_after = None;
+        }
+    }
+    let count = u64::try_from(cursor.provisioned_count).unwrap_or(0);
+    let finished = cursor.provision_request.is_none();
+    set_health(&target.health, &target.config.resource, |h| {
+        if finished {
+            h.provisioned = Some(count);
+            h.provisioning = None;
+        } else {
+            h.provisioning = Some(count);
+        }
+    });
+    save(rt, cursor).await
+}
+
+/// Pushes every planned entity (different entities concurrently); returns how many were
+/// acknowledged by the target.
+async fn push_all(
+    target: &Arc<Target>,
+    rt: &Arc<Runtime>,
+    directory: &Arc<Directory>,
+    plan: Vec<PlannedPush>,
+) -> usize {
+    let outcomes: Vec<(PlannedPush, Pushed)> = futures::stream::iter(plan)
+        .map(|p| async move {
+            let outcome = push_one(target, rt, directory, &p).await;
+            (p, outcome)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut logs = Vec::new();
+    let mut done = 0;
+    let (mut pushed, mut skipped, mut failed) = (0, 0, 0);
+    for (p, outcome) in outcomes {
+        match outcome {
+            Pushed::Done => {
+                done += 1;
+                pushed += 1;
+            }
+            Pushed::Gone => {}
+            Pushed::Skipped(reason) => {
+                skipped += 1;
+                logs.push(log_entry(
+                    &target.config,
+                    &p,
+                    LogStatus::FinishedSuccessfully,
+                    reason,
+                ));
+            }
+            Pushed::Failed(reason) => {
+                failed += 1;
+                logs.push(log_entry(
+                    &target.config,
+                    &p,
+                    LogStatus::FinishedWithError,
+                    reason,
+                ));
+            }
+        }
+    }
+    set_health(&target.health, &target.config.resource, |h| {
+        h.pushed += pushed;
+        h.skipped += skipped;
+        h.failed += failed;
+    });
+    if !logs.is_empty() {
+        let result = rt
+            .writer()
+            .submit_rows(move |writes| {
+                writes.extend(logs.into_iter().map(|l| RowWrite::RealtimeLog(Box::new(l))));
+                Ok(())
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not write the real-time log of a push batch");
+        }
+    }
+    done
+}
+
+async fn push_one(
+    target: &Arc<Target>,
+    rt: &Arc<Runtime>,
+    directory: &Arc<Directory>,
+    p: &PlannedPush,
+) -> Pushed {
+    let config = &target.config;
+    match rt
+        .store()
+        .managed_by_job(&config.tenant, p.kind, &p.entity_id)
+        .await
+    {
+        Ok(Some(origin)) => {
+            return Pushed::Skipped(format!(
+                "{SKIP_REASON_PREFIX} {}: entities written by provisioning jobs are never pushed by real-time provisioning (loop prevention)",
+                origin.strip_prefix("job:").unwrap_or(&origin)
+            ));
+        }
+        Ok(None) => {}
+        Err(error) => return Pushed::Failed(error.to_string()),
+    }
+    let path = kind_path(p.kind);
+    let (method, path, body) = if p.delete {
+        (Method::DELETE, format!("{path}/{}", p.entity_id), None)
+    } else {
+        match render(directory, config.version, p.kind, &p.entity_id) {
+            Some(body) => (Method::POST, path.to_string(), Some(body)),
+            None => return Pushed::Gone,
+        }
+    };
+    let first = jiff::Timestamp::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let result = target
+            .client
+            .send(method.clone(), &path, &[], body.as_ref())
+            .await;
+        let (transient, retry_after) = match result {
+            Ok(reply) if reply.is_success() || (p.delete && reply.status == 404) => {
+                on_success(target);
+                return Pushed::Done;
+            }
+            Ok(reply) if reply.is_transient() => (reply.describe(), reply.retry_after),
+            Ok(reply) => {
+                on_success(target);
+                return Pushed::Failed(reply.describe());
+            }
+            Err(error) if is_transient(&error) => (error.to_string(), None),
+            Err(error) => return Pushed::Failed(error.to_string()),
+        };
+        on_failure(target, &transient);
+        let delay = match target.policy.decide(
+            attempts,
+            first,
+            jiff::Timestamp::now(),
+            rand::random::<f64>(),
+            retry_after,
+        ) {
+            crate::delivery::backoff::RetryDecision::RetryAfter(d) => d,
+            // No budget here: the cursor must not pass an unacknowledged change.
+            crate::delivery::backoff::RetryDecision::GiveUp => {
+                target
+                    .policy
+                    .delay(attempts, rand::random::<f64>(), retry_after)
+            }
+        };
+        tokio::time::sleep(delay.max(Duration::from_millis(10))).await;
+    }
+}
+
+fn is_transient(error: &ClientError) -> bool {
+    error.is_transient() || matches!(error, ClientError::Tls(_) | ClientError::Token { .. })
+}
+
+/// The current state of an entity in the target's version shape; `None` when it is gone.
+pub fn render(directory: &Directory, version: u8, kind: Kind, id: &str) -> Option<Value> {
+    let resource = directory.get(kind, id)?;
+    let base = format!("/tenants/{}/scim", directory.tenant());
+    let v2 = resource.to_json(&base);
+    if version != 1 {
+        return Some(v2);
+    }
+    let ids = crate::directory::scim_v1::context::SnapshotIds(directory.snapshot());
+    let v1_base = format!("/tenants/{}/service/scim", directory.tenant());
+    Some(match kind {
+        Kind::User => crate::scim::v1::user_v2_to_v1(&v2, &v1_base, &ids),
+        Kind::Group => crate::scim::v1::group_v2_to_v1(&v2, &v1_base, &ids),
+    })
+}
+
+fn on_success(target: &Target) {
+    let closed = match target.breaker.lock() {
+        Ok(mut b) => {
+            b.on_success();
+            b.is_closed()
+        }
+        Err(_) => true,
+    };
+    set_health(&target.health, &target.config.resource, |h| {
+        h.healthy = closed;
+        if closed {
+            h.last_error = None;
+        }
+    });
+}
+
+fn on_failure(target: &Target, error: &str) {
+    let closed = match target.breaker.lock() {
+        Ok(mut b) => {
+            b.on_transient_failure(Instant::now(), error);
+            b.is_closed()
+        }
+        Err(_) => true,
+    };
+    set_health(&target.health, &target.config.resource, |h| {
+        h.healthy = closed;
+        h.last_error = Some(error.to_string());
+    });
+}
+
+fn set_health(health: &HealthMap, resource: &str, f: impl FnOnce(&mut PushHealth)) {
+    if let Ok(mut map) = health.lock() {
+        f(map
+            .entry(resource.to_string())
+            .or_insert_with(|| PushHealth {
+                healthy: true,
+                ..Default::default()
+            }));
+    }
+}
+
+async fn save(rt: &Runtime, cursor: &RealtimeCursor) -> Result<(), String> {
+    let cursor = cursor.clone();
+    rt.writer()
+        .submit_rows(move |writes| {
+            writes.push(RowWrite::RealtimeCursor(cursor));
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn log_entry(
+    config: &RealTimeTargetConfig,
+    p: &PlannedPush,
+    status: LogStatus,
+    reason: String,
+) -> RealtimeLogEntry {
+    let operation = if p.delete { "DELETE" } else { "UPSERT" };
+    let state = match status {
+        LogStatus::FinishedWithError => "Entity Failed",
+        _ => "Entity Skipped",
+    };
+    RealtimeLogEntry {
+        tenant: Arc::from(config.tenant.as_str()),
+        started_at: jiff::Timestamp::now(),
+        source_system: Arc::from(format!("realtime-target:{}", config.resource).as_str()),
+        source_system_name: Arc::from(config.display_name.as_str()),
+        entity_type: p.kind,
+        entity_id_source: Some(Arc::from(p.entity_id.as_str())),
+        entity_id_target: None,
+        status,
+        message: Some(Arc::from(reason.as_str())),
+        details: vec![LogDetail {
+            system: config.display_name.clone(),
+            role: SystemRole::Target,
+            operation: Some(operation.to_string()),
+            state: state.to_string(),
+            additional_information: None,
+            reason: Some(reason),
+        }],
+        content: None,
+    }
+}
