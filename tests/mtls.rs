@@ -58,6 +58,8 @@ fn tenant(name: &str) -> (String, TenantConfig) {
     )
 }
 
+// `..Default` keeps this test compiling when the configuration gains fields.
+#[allow(clippy::needless_update)]
 fn config(tenants: &[&str]) -> RuntimeConfig {
     RuntimeConfig {
         tenants: tenants.iter().map(|t| tenant(t)).collect(),
