@@ -372,3 +372,148 @@ impl Setup {
         )
     }
 }
+
+/// Each Test Connection reason from a real failing setup (and the success message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_names_the_leaf_cause() {
+    let config = TestConfig::new(&["acme"], ALL_DIRECTORY_PERMISSIONS);
+    let idrelay = Idrelay::start_with(config, None, true).await;
+    let admin = idrelay.admin("acme").clone();
+    let base = idrelay.base_url();
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+    let entities = |root: &str, system: &str| {
+        format!("{root}/tenants/acme/ipsproxy/service/api/v1/systems/{system}/entities/user")
+    };
+    let target = |name: &str, url_part: &str, version: u8, auth: &str| {
+        format!(
+            "---
+apiVersion: idrelay.dev/v1alpha1
+kind: RealTimeTarget
+metadata: {{name: {name}}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: {name}
+  {url_part}
+  version: {version}
+  authentication: {auth}
+"
+        )
+    };
+    let basic = |client: &str, key: &str| {
+        format!("{{basic: {{clientId: {client}, secretRef: {{name: tc-secrets, key: {key}}}}}}}")
+    };
+    let mut yaml = format!(
+        "\
+apiVersion: v1
+kind: Secret
+metadata: {{name: tc-secrets}}
+stringData: {{good: \"{good}\", nopush: \"nopush-secret-0123456789\", wrong: \"not-the-secret-0123\", other: \"other-secret-0123456789\"}}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TechnicalAdmin
+metadata: {{name: nopush}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: no push
+  clientId: 7e000000-0000-4000-8000-0000000000a1
+  permissions: [ReadUsers]
+  secrets: [{{secretRef: {{name: tc-secrets, key: nopush}}}}]
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TechnicalAdmin
+metadata: {{name: other}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: other
+  clientId: 7e000000-0000-4000-8000-0000000000a2
+  permissions: [AccessRealTimeProvisioningAPI]
+  secrets: [{{secretRef: {{name: tc-secrets, key: other}}}}]
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: SourceSystem
+metadata: {{name: realtime}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: ACME real-time
+  type: IdentityAuthentication
+  systemId: {SOURCE_ID}
+  properties: {{ias.api.version: \"2\"}}
+",
+        good = admin.secret
+    );
+    let good = basic(&admin.client_id, "good");
+    let ok_url = format!("scimUrl: {}", entities(&base, SOURCE_ID));
+    yaml += &target("ok", &ok_url, 2, &good);
+    yaml += &target(
+        "wrong-secret",
+        &ok_url,
+        2,
+        &basic("7e000000-0000-4000-8000-0000000000a2", "wrong"),
+    );
+    yaml += &target(
+        "forbidden",
+        &ok_url,
+        2,
+        &basic("7e000000-0000-4000-8000-0000000000a1", "nopush"),
+    );
+    yaml += &target(
+        "no-system",
+        &format!(
+            "scimUrl: {}",
+            entities(&base, "00000000-0000-4000-8000-000000000000")
+        ),
+        2,
+        &good,
+    );
+    yaml += &target("version", &ok_url, 1, &good);
+    yaml += &target(
+        "dead",
+        &format!("scimUrl: {}", entities(&dead, SOURCE_ID)),
+        2,
+        &good,
+    );
+    std::fs::write(idrelay.config.path().join("targets.yaml"), yaml).unwrap();
+    let setup = Setup {
+        idrelay,
+        target: Scim2Server::start("unused").await,
+    };
+    let expected = [
+        ("ok", "Connected"),
+        ("wrong-secret", "Unauthorized"),
+        ("forbidden", "Forbidden"),
+        ("no-system", "SystemNotFound"),
+        ("version", "VersionMismatch"),
+        ("dead", "ConnectError"),
+    ];
+    let reasons = async |s: &Setup| -> Vec<(String, String, String)> {
+        let status = s.status().await;
+        status
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["kind"] == "RealTimeTarget")
+            .map(|e| {
+                let c = condition(&e["status"], "ConnectionVerified");
+                (
+                    e["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    c["reason"].as_str().unwrap_or("").to_string(),
+                    c["message"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    setup
+        .wait_for("every Test Connection result", async |s: &Setup| {
+            let got = reasons(s).await;
+            expected
+                .iter()
+                .all(|(n, r)| got.iter().any(|(gn, gr, _)| gn == n && gr == r))
+        })
+        .await;
+    let got = reasons(&setup).await;
+    let ok = got.iter().find(|(n, _, _)| n == "ok").unwrap();
+    assert_eq!(
+        ok.2,
+        "Connection to the selected target system was established successfully."
+    );
+}

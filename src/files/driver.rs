@@ -67,6 +67,22 @@ impl std::fmt::Debug for RealTimeHealth {
     }
 }
 
+type RealTimeCheckResult = (Arc<crate::realtime::RealTimeTargetConfig>, ConnectionCheck);
+
+/// The Test Connection state of one real-time target.
+#[derive(Debug)]
+struct RealTimeCheck {
+    config: Arc<crate::realtime::RealTimeTargetConfig>,
+    result: Option<ConnectionCheck>,
+    /// `None` while a check runs.
+    next_due: Option<Instant>,
+}
+
+/// Periodic Test Connection of real-time targets (± 10 % jitter); a failed check is repeated
+/// sooner.
+pub const REALTIME_CHECK_INTERVAL: Duration = Duration::from_secs(300);
+pub const REALTIME_CHECK_RETRY: Duration = Duration::from_secs(30);
+
 /// How often the push health of real-time targets is compared with the last pass (a change
 /// triggers a pass: `Provisioned`, `DeliveryHealthy`, counters).
 pub const REALTIME_POLL: Duration = Duration::from_secs(1);
@@ -91,6 +107,11 @@ pub struct FilesDriver {
     check_rx: mpsc::UnboundedReceiver<CheckResult>,
     delivery: Option<Arc<dyn DeliveryHealthSource>>,
     realtime: Option<RealTimeHealth>,
+    /// Test Connection of real-time targets by resource: the config checked, its result, and
+    /// when the next periodic check is due.
+    realtime_checks: std::collections::BTreeMap<String, RealTimeCheck>,
+    realtime_check_tx: mpsc::UnboundedSender<RealTimeCheckResult>,
+    realtime_check_rx: mpsc::UnboundedReceiver<RealTimeCheckResult>,
     realtime_observed: crate::reconcile::real_time_target::RealTimeObservations,
 }
 
@@ -100,6 +121,7 @@ impl FilesDriver {
         let dir = dir.into();
         super::load::yaml_files(&dir)?;
         let (check_tx, check_rx) = mpsc::unbounded_channel();
+        let (realtime_check_tx, realtime_check_rx) = mpsc::unbounded_channel();
         Ok(FilesDriver {
             dir,
             loader: DirLoader::new(),
@@ -111,6 +133,9 @@ impl FilesDriver {
             check_rx,
             delivery: None,
             realtime: None,
+            realtime_checks: Default::default(),
+            realtime_check_tx,
+            realtime_check_rx,
             realtime_observed: Default::default(),
         })
     }
@@ -132,6 +157,18 @@ impl FilesDriver {
     /// What the pusher reports now for the real-time targets of the last applied config.
     fn realtime_observations(&self) -> crate::reconcile::real_time_target::RealTimeObservations {
         let mut observed = crate::reconcile::real_time_target::RealTimeObservations::default();
+        if let Some(config) = &self.last_applied {
+            for target in &config.realtime_targets {
+                if let Some(check) = self.realtime_checks.get(&target.resource)
+                    && check.config == *target
+                    && let Some(result) = &check.result
+                {
+                    observed
+                        .connection
+                        .insert(target.resource.clone(), result.clone());
+                }
+            }
+        }
         if let (Some(source), Some(config)) = (&self.realtime, &self.last_applied) {
             for target in &config.realtime_targets {
                 if let Some(h) = source.0.realtime_health(&target.resource) {
@@ -229,6 +266,14 @@ impl FilesDriver {
             if self.realtime.is_some() {
                 wake = wake.min(Instant::now() + REALTIME_POLL);
             }
+            if let Some(due) = self
+                .realtime_checks
+                .values()
+                .filter_map(|c| c.next_due)
+                .min()
+            {
+                wake = wake.min(due);
+            }
             tokio::select! {
                 event = rx.recv() => {
                     if event.is_none() {
@@ -236,6 +281,9 @@ impl FilesDriver {
                     }
                     // Debounce: wait until events stop for DEBOUNCE.
                     while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
+                }
+                Some((target, result)) = self.realtime_check_rx.recv() => {
+                    self.record_realtime_check(target, result);
                 }
                 Some((target, result)) = self.check_rx.recv() => {
                     self.record_check(&target, result);
@@ -246,8 +294,13 @@ impl FilesDriver {
                 }
                 () = tokio::time::sleep_until(wake.into()) => {
                     // A real-time poll tick: pass only when the pusher reports something new.
-                    if Instant::now() < resync
-                        && self.checks.next_due().is_none_or(|due| due > Instant::now())
+                    let now = Instant::now();
+                    if now < resync
+                        && self.checks.next_due().is_none_or(|due| due > now)
+                        && self
+                            .realtime_checks
+                            .values()
+                            .all(|c| c.next_due.is_none_or(|due| due > now))
                         && self.realtime_observations() == self.realtime_observed
                     {
                         continue;
@@ -306,11 +359,67 @@ impl FilesDriver {
             self.status.mark_ready();
         }
         self.start_due_checks(&out.config);
+        self.start_due_realtime_checks(&out.config);
         Ok(())
     }
 
     /// Starts the connection checks that are due for `config`; each result comes back on the
     /// driver's channel and triggers a pass.
+    /// Starts Test Connection of every real-time target that is new, changed or due.
+    fn start_due_realtime_checks(&mut self, config: &RuntimeConfig) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let now = Instant::now();
+        self.realtime_checks
+            .retain(|r, _| config.realtime_targets.iter().any(|t| &t.resource == r));
+        for target in &config.realtime_targets {
+            let due = match self.realtime_checks.get(&target.resource) {
+                Some(c) if c.config == *target => c.next_due.is_some_and(|d| d <= now),
+                _ => true,
+            };
+            if !due {
+                continue;
+            }
+            self.realtime_checks.insert(
+                target.resource.clone(),
+                RealTimeCheck {
+                    config: target.clone(),
+                    result: None,
+                    next_due: None,
+                },
+            );
+            let tx = self.realtime_check_tx.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let result = crate::realtime::test_connection::test_connection(&target).await;
+                let _ = tx.send((target, result));
+            });
+        }
+    }
+
+    fn record_realtime_check(
+        &mut self,
+        target: Arc<crate::realtime::RealTimeTargetConfig>,
+        result: ConnectionCheck,
+    ) {
+        let Some(check) = self.realtime_checks.get_mut(&target.resource) else {
+            return;
+        };
+        if check.config != target {
+            return;
+        }
+        let base = if result.ok {
+            REALTIME_CHECK_INTERVAL
+        } else {
+            tracing::warn!(target = %target.resource, reason = %result.reason, message = %result.message, "Test Connection failed");
+            REALTIME_CHECK_RETRY
+        };
+        let jitter = rand::random_range(0.9..=1.1);
+        check.next_due = Some(Instant::now() + base.mul_f64(jitter));
+        check.result = Some(result);
+    }
+
     fn start_due_checks(&mut self, config: &RuntimeConfig) {
         if tokio::runtime::Handle::try_current().is_err() {
             return;

@@ -49,6 +49,10 @@ pub const ENTITIES_PATH: &str =
 pub const ENTITY_PATH: &str =
     "/ipsproxy/service/api/v1/systems/{system_id}/entities/{entity_type}/{id}";
 
+/// The path of one source system (`GET`: its id and API version; the harmless request of a
+/// real-time target's Test Connection).
+pub const SYSTEM_PATH: &str = "/ipsproxy/service/api/v1/systems/{system_id}";
+
 /// The extension only Identity Directory SCIM v2 bodies carry.
 const SAP_V2_EXTENSIONS: [&str; 2] = [urn::SAP_USER, urn::SAP_GROUP];
 
@@ -108,6 +112,7 @@ pub fn router() -> Router<Arc<Runtime>> {
     Router::new()
         .route(ENTITIES_PATH, post(post_entity))
         .route(ENTITY_PATH, delete(delete_entity))
+        .route(SYSTEM_PATH, axum::routing::get(get_system))
         .layer(Extension(Arc::new(RateLimiter::new())))
 }
 
@@ -140,6 +145,36 @@ async fn delete_entity(
         action: Action::Delete(id),
     };
     respond(accept(&runtime, &limiter, &tenant.tenant, &principal, request).await)
+}
+
+/// `GET …/systems/{id}`: 401 / 403 (no AccessRealTimeProvisioningAPI) / 404 (unknown or
+/// disabled system) as for writes, else `200 {"id", "version"}`. Changes nothing.
+async fn get_system(
+    State(runtime): State<Arc<Runtime>>,
+    tenant: TenantRequest,
+    principal: Principal,
+    Path(system_id): Path<String>,
+) -> Response {
+    let check = || -> Result<Value, ScimError> {
+        principal.require_any(&[Permission::AccessRealTimeProvisioningAPI])?;
+        let config = runtime.config();
+        let system = config
+            .tenants
+            .get(&tenant.tenant)
+            .and_then(|t| t.source_systems.get(&system_id))
+            .filter(|s| s.enabled)
+            .ok_or_else(|| {
+                ScimError::not_found(format!(
+                    "no enabled source system with id {}",
+                    printable(&system_id)
+                ))
+            })?;
+        Ok(serde_json::json!({"id": system.id, "version": system.api_version}))
+    };
+    match check() {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 fn respond(outcome: Result<Accepted, Refusal>) -> Response {

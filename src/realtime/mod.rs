@@ -15,6 +15,7 @@
 
 pub mod plan;
 pub mod push;
+pub mod test_connection;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
