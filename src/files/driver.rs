@@ -502,8 +502,14 @@ mod tests {
         let mut driver = FilesDriver::new(dir).unwrap();
         let out = driver.pass(jiff::Timestamp::now()).unwrap();
         assert!(out.problems.is_empty(), "{:?}", out.problems);
-        assert_eq!(out.entries.len(), 2);
-        for e in &out.entries {
+        // acme + its admin; apps + its admin, the source, target and real-time target.
+        assert_eq!(out.entries.len(), 7);
+        // Targets wait for their first connection check; everything else is Ready at once.
+        for e in out
+            .entries
+            .iter()
+            .filter(|e| e.kind != "TargetSystem" && e.kind != "RealTimeTarget")
+        {
             assert_eq!(
                 e.status["conditions"][0]["status"], "True",
                 "{}: {}",
@@ -513,6 +519,13 @@ mod tests {
         let admin = &out.config.tenants["acme"].admins["4f1c2a8e-6b3d-4c5e-9a7f-0d2e8b1c3a55"];
         assert_eq!(admin.permissions.len(), 4);
         assert_eq!(admin.secrets.len(), 1);
+        let realtime = &out.config.realtime_targets;
+        assert_eq!(realtime.len(), 1);
+        assert_eq!(
+            realtime[0].user_url,
+            "http://127.0.0.1:8443/tenants/acme/ipsproxy/service/api/v1/systems/3f6c8e2a-5b7d-4c9e-8f1a-2b3c4d5e6f70/entities/user"
+        );
+        assert_eq!(realtime[0].version, 2);
     }
 
     #[test]
