@@ -42,8 +42,12 @@ struct Setup {
 
 /// `basic` or `oauth` authentication of the real-time target.
 async fn start(auth: &str) -> Setup {
+    start_with_permissions(auth, ALL_DIRECTORY_PERMISSIONS).await
+}
+
+async fn start_with_permissions(auth: &str, permissions: &[&str]) -> Setup {
     let target = Scim2Server::start("target-token").await;
-    let config = TestConfig::new(&["acme"], ALL_DIRECTORY_PERMISSIONS);
+    let config = TestConfig::new(&["acme"], permissions);
     let idrelay = Idrelay::start_with(config, None, true).await;
     let admin = idrelay.admin("acme").clone();
     // A user that exists before the real-time target: sent by the initial Provision.
@@ -515,5 +519,116 @@ spec:
     assert_eq!(
         ok.2,
         "Connection to the selected target system was established successfully."
+    );
+}
+
+/// Loop prevention with a real provisioning job: a SCIM source system's Read job writes a user
+/// into acme (origin `job:<id>`); it is not pushed on, while a user created in acme directly is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_written_by_a_provisioning_job_are_not_pushed() {
+    const JOB_SOURCE: &str = "5a1b2c3d-0000-4000-8000-00000000b001";
+    let mut permissions = ALL_DIRECTORY_PERMISSIONS.to_vec();
+    permissions.push("AccessIdentityProvisioningTenantAdminAPI");
+    let setup = start_with_permissions("basic", &permissions).await;
+    let source = Scim2Server::start("source-token").await;
+    let admin = setup.idrelay.admin("acme").clone();
+    let jobs = format!(
+        "\
+apiVersion: v1
+kind: Secret
+metadata: {{name: job-secrets}}
+stringData: {{token: source-token, password: \"{password}\"}}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: SourceSystem
+metadata: {{name: scim-source}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: SCIM source
+  type: SCIM
+  systemId: {JOB_SOURCE}
+  url: {source_url}
+  authentication: {{bearerToken: {{tokenRef: {{name: job-secrets, key: token}}}}}}
+  transformation: {source_tr}
+---
+apiVersion: idrelay.dev/v1alpha1
+kind: TargetSystem
+metadata: {{name: acme-directory}}
+spec:
+  tenantRef: {{name: acme}}
+  displayName: ACME directory
+  type: IdentityAuthentication
+  url: {acme_url}
+  sourceSystemRefs: [{{name: scim-source}}]
+  authentication: {{basic: {{username: {client_id}, passwordRef: {{name: job-secrets, key: password}}}}}}
+  transformation: {target_tr}
+",
+        password = admin.secret,
+        source_url = source.base_url(),
+        source_tr = serde_json::to_string(SOURCE_TRANSFORMATION).unwrap(),
+        acme_url = setup.idrelay.scim_url("acme"),
+        client_id = admin.client_id,
+        target_tr = serde_json::to_string(TARGET_TRANSFORMATION).unwrap(),
+    );
+    std::fs::write(setup.idrelay.config.path().join("jobs.yaml"), jobs).unwrap();
+    source
+        .scim()
+        .post("/Users", &user_body("jobuser", "FromJob"))
+        .await
+        .expect(201);
+    // Start the Read job once the source is configured.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job_id = loop {
+        let reply = setup
+            .acme_api()
+            .send(
+                reqwest::Method::POST,
+                &format!("/ips/service/publicapi/v1/startJob/{JOB_SOURCE}/jobs/READ"),
+                None,
+            )
+            .await;
+        if reply.status == 202 {
+            break reply.body["jobId"].as_str().unwrap().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job not accepted: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    setup
+        .wait_for("the job user in acme", async |s: &Setup| {
+            let reply = s
+                .acme()
+                .get(&support::with_query(
+                    "/Users",
+                    &[("filter", "userName eq \"jobuser\"")],
+                ))
+                .await;
+            reply.body["totalResults"] == 1
+        })
+        .await;
+    // A direct user created after the job's user: once it is pushed, the job user was seen.
+    setup
+        .acme()
+        .post("/Users", &user_body("direct", "D"))
+        .await
+        .expect(201);
+    setup.wait_user("direct", Some("D")).await;
+    assert!(
+        setup.user_in_target("jobuser").await.is_none(),
+        "job {job_id}: the job's user was pushed"
+    );
+    let logs = setup
+        .acme_api()
+        .get("/ipsproxy/service/api/v1/logs/realtime")
+        .await;
+    assert!(
+        logs.body
+            .to_string()
+            .contains(&format!("written by provisioning job {JOB_SOURCE}")),
+        "{}",
+        logs.body
     );
 }
