@@ -74,6 +74,18 @@ enum Command {
     /// Provisioning jobs of a running instance: start one, read job logs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Test Connection of a targetsystem/NAME or realtimetarget/NAME, in-process, from the
+    /// resources of a configuration directory (exit code 1 when it fails).
+    TestConnection(TestConnectionArgs),
+}
+
+#[derive(Debug, Args)]
+struct TestConnectionArgs {
+    /// `targetsystem/NAME` or `realtimetarget/NAME` (NAME may be `namespace/name`).
+    target: String,
+    /// The configuration directory (as for `serve`).
+    #[arg(long, value_name = "DIR")]
+    config: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +270,16 @@ async fn run() -> anyhow::Result<()> {
         Command::Logs(args) => logs(args).await,
         Command::Job(JobCommand::Run(args)) => job_run(args).await,
         Command::Job(JobCommand::Log(args)) => job_log(args).await,
+        Command::TestConnection(args) => {
+            let check =
+                idrelay::files::test_connection::test_connection(&args.config, &args.target)
+                    .await?;
+            println!("{}: {}", check.reason, check.message);
+            if !check.ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Serve(args) => {
             init_tracing();
             serve(args).await

@@ -6,6 +6,7 @@
 //! - [`state`]: generations, creation times and statuses between passes; calls [`crate::reconcile`];
 //! - [`status`]: the published statuses and readiness;
 //! - [`checks`]: when each target system's live connection check runs, and which results count;
+//! - [`test_connection`]: `idrelay test-connection KIND/NAME` from a configuration directory;
 //! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch and the
 //!   connection checks.
 //!
@@ -18,6 +19,7 @@ pub mod load;
 pub mod state;
 pub mod status;
 pub mod table;
+pub mod test_connection;
 
 pub use document::{Document, parse_documents};
 pub use driver::{DeliveryHealthSource, FilesDriver};
