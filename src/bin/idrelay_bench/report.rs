@@ -152,7 +152,7 @@ pub fn table(r: &Results) -> String {
         out,
         "\nsaturated phases: closed loop (each client sends when its answer arrives); paced phases: \
          open loop at {:.0} % of the saturated rate ({:.0}/s GET, {:.0}/s filter) over the same \
-         clients, latency from the scheduled send time. The p99 goal is judged on the paced phase.",
+         clients, latency from the scheduled send time when a client is behind schedule. The p99 goal is judged on the paced phase.",
         PACED_SHARE * 100.0,
         r.get_by_id_paced.target_rate,
         r.filter_paced.target_rate
