@@ -460,3 +460,41 @@ fn log_entry(
         content: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{Origin, WriterHandle};
+    use crate::store::Store;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn renders_the_current_state_in_the_target_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let writer = WriterHandle::start(&store).await.unwrap();
+        let directory = Directory::open(&store, writer, "acme").await.unwrap();
+        let user = directory
+            .create(
+                Kind::User,
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "ada",
+                    "emails": [{"value": "ada@example.org", "primary": true}],
+                }),
+                Origin::ScimV2,
+            )
+            .await
+            .unwrap();
+        let id = user.to_json("/x")["id"].as_str().unwrap().to_string();
+        let v2 = render(&directory, 2, Kind::User, &id).unwrap();
+        assert_eq!(v2["id"], id.as_str());
+        assert_eq!(v2["userName"], "ada");
+        let v1 = render(&directory, 1, Kind::User, &id).unwrap();
+        // Version 1: the legacy user id (what the real-time API checks for v1 systems).
+        assert_eq!(v1["id"], "P000001", "{v1}");
+        assert_eq!(v1["userUuid"], id.as_str());
+        assert_eq!(v1["userName"], "ada");
+        assert!(render(&directory, 2, Kind::User, "missing").is_none());
+    }
+}
