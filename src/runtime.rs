@@ -132,7 +132,8 @@ impl Runtime {
             hosts,
         }));
         self.delivery.configure(config.clone());
-        self.realtime.configure(self.me.clone(), &config.realtime_targets);
+        self.realtime
+            .configure(self.me.clone(), &config.realtime_targets);
         Ok(())
     }
 

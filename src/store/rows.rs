@@ -159,7 +159,10 @@ pub enum RowWrite {
     /// Insert or replace the cursor row of a real-time target.
     RealtimeCursor(super::realtime::RealtimeCursor),
     /// Forget a real-time target's cursor (the target was deleted; its log stays).
-    DropRealtimeCursor { tenant: Arc<str>, target: Arc<str> },
+    DropRealtimeCursor {
+        tenant: Arc<str>,
+        target: Arc<str>,
+    },
 }
 
 /// A user or group row as loaded.
