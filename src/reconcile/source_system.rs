@@ -25,7 +25,7 @@ use super::identity::{derived_source_system_id, parse_system_id};
 use super::secrets::SecretIndex;
 use super::systems::{
     Claims, DISABLED, INVALID_TRANSFORMATION, check_auth_shape, check_names, check_tenant,
-    check_url, resolve_auth,
+    check_url, properties_and_transformation, resolve_auth,
 };
 use super::tenant::TenantsOutcome;
 use super::transformation::{self, Role};
@@ -82,22 +82,12 @@ pub fn validate(source: &SourceSystem, key: &ObjectKey) -> Result<Validated, Hea
     if let Some(auth) = &spec.authentication {
         check_auth_shape("spec.authentication", auth).map_err(invalid)?;
     }
-    let (properties, api_version) =
-        super::properties::with_defaults(Role::Source, spec.system_type, &spec.properties)
-            .map_err(invalid)?;
-    let transformation = match &spec.transformation {
-        Some(text) => transformation::parse(text).map_err(|m| {
-            Health::stalled(INVALID_TRANSFORMATION, format!("spec.transformation: {m}"))
-        })?,
-        None => transformation::default_for(Role::Source, spec.system_type, api_version).map_err(
-            |m| {
-                Health::stalled(
-                    INVALID_TRANSFORMATION,
-                    format!("default transformation: {m}"),
-                )
-            },
-        )?,
-    };
+    let (properties, api_version, transformation) = properties_and_transformation(
+        Role::Source,
+        spec.system_type,
+        &spec.properties,
+        spec.transformation.as_deref(),
+    )?;
     Ok(Validated {
         id,
         properties,

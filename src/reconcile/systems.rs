@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::OutboundAuthentication;
+use crate::api::SystemType;
 use crate::api::conditions::{Health, reason};
 use crate::api::refs::{is_dns1123_label, is_dns1123_subdomain, is_secret_key};
 use crate::api::source_system::is_system_name;
@@ -17,6 +18,7 @@ use crate::runtime::OutboundAuth;
 use super::ObjectKey;
 use super::secrets::{SecretIndex, Unresolved};
 use super::tenant::TenantsOutcome;
+use super::transformation::{self, Role, Transformation};
 
 /// Reason: the transformation does not parse; the message names the mapping.
 pub const INVALID_TRANSFORMATION: &str = "InvalidTransformation";
@@ -126,6 +128,31 @@ pub fn resolve_auth(
         });
     }
     Ok(OutboundAuth::None)
+}
+
+/// A system's properties with their defaults, its API version and its transformation (the
+/// spec's own, else the default for `role` and `system_type`); the error is the Stalled health
+/// naming the field.
+pub fn properties_and_transformation(
+    role: Role,
+    system_type: SystemType,
+    properties: &BTreeMap<String, String>,
+    transformation: Option<&str>,
+) -> Result<(BTreeMap<String, String>, u8, Transformation), Health> {
+    let (properties, api_version) = super::properties::with_defaults(role, system_type, properties)
+        .map_err(|m| Health::stalled(reason::INVALID_SPEC, m))?;
+    let transformation = match transformation {
+        Some(text) => transformation::parse(text).map_err(|m| {
+            Health::stalled(INVALID_TRANSFORMATION, format!("spec.transformation: {m}"))
+        })?,
+        None => transformation::default_for(role, system_type, api_version).map_err(|m| {
+            Health::stalled(
+                INVALID_TRANSFORMATION,
+                format!("default transformation: {m}"),
+            )
+        })?,
+    };
+    Ok((properties, api_version, transformation))
 }
 
 /// `Err(health)` unless `tenant` is an accepted Tenant in `key`'s namespace (transient).

@@ -39,7 +39,7 @@ use super::secrets::SecretIndex;
 use super::source_system::SourcesOutcome;
 use super::systems::{
     Claims, DISABLED, INVALID_TRANSFORMATION, check_auth_shape, check_names, check_tenant,
-    check_url, resolve_auth,
+    check_url, properties_and_transformation, resolve_auth,
 };
 use super::tenant::TenantsOutcome;
 use super::transformation::{self, Role};
@@ -98,22 +98,12 @@ pub fn validate(target: &TargetSystem, key: &ObjectKey) -> Result<Validated, Hea
             )));
         }
     }
-    let (properties, api_version) =
-        super::properties::with_defaults(Role::Target, spec.system_type, &spec.properties)
-            .map_err(invalid)?;
-    let transformation = match &spec.transformation {
-        Some(text) => transformation::parse(text).map_err(|m| {
-            Health::stalled(INVALID_TRANSFORMATION, format!("spec.transformation: {m}"))
-        })?,
-        None => transformation::default_for(Role::Target, spec.system_type, api_version).map_err(
-            |m| {
-                Health::stalled(
-                    INVALID_TRANSFORMATION,
-                    format!("default transformation: {m}"),
-                )
-            },
-        )?,
-    };
+    let (properties, api_version, transformation) = properties_and_transformation(
+        Role::Target,
+        spec.system_type,
+        &spec.properties,
+        spec.transformation.as_deref(),
+    )?;
     Ok(Validated {
         id: derived_target_system_id(&key.namespace, &key.name),
         properties,
