@@ -24,8 +24,8 @@ use crate::runtime::{OutboundAuth, RuntimeConfig, SourceSystemConfig};
 use super::identity::{derived_source_system_id, parse_system_id};
 use super::secrets::SecretIndex;
 use super::systems::{
-    Claims, DISABLED, INVALID_TRANSFORMATION, check_auth_shape, check_names, check_tenant,
-    check_url, properties_and_transformation, resolve_auth,
+    Claims, DISABLED, check_auth_shape, check_names, check_tenant, check_url,
+    properties_and_transformation, resolve_auth,
 };
 use super::tenant::TenantsOutcome;
 use super::transformation::{self, Role};
@@ -229,6 +229,7 @@ mod tests {
     use super::*;
     use crate::api::conditions::{READY, RECONCILING, STALLED, find_condition};
     use crate::api::*;
+    use crate::reconcile::systems::INVALID_TRANSFORMATION;
     use crate::reconcile::test_support::*;
     use crate::reconcile::{Observations, Outcome, Resources, reconcile};
     use k8s_openapi::api::core::v1::Secret;

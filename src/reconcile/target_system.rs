@@ -38,8 +38,8 @@ use super::observations::Observations;
 use super::secrets::SecretIndex;
 use super::source_system::SourcesOutcome;
 use super::systems::{
-    Claims, DISABLED, INVALID_TRANSFORMATION, check_auth_shape, check_names, check_tenant,
-    check_url, properties_and_transformation, resolve_auth,
+    Claims, DISABLED, check_auth_shape, check_names, check_tenant, check_url,
+    properties_and_transformation, resolve_auth,
 };
 use super::tenant::TenantsOutcome;
 use super::transformation::{self, Role};
@@ -356,6 +356,7 @@ mod tests {
     use crate::api::conditions::{READY, RECONCILING, STALLED, find_condition};
     use crate::api::*;
     use crate::reconcile::observations::{ConnectionCheck, DeliveryHealth};
+    use crate::reconcile::systems::INVALID_TRANSFORMATION;
     use crate::reconcile::test_support::*;
     use crate::reconcile::{Outcome, Resources, reconcile};
     use crate::runtime::OutboundAuth;
