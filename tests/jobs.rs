@@ -174,14 +174,7 @@ spec:
     }
 
     async fn directory_sees_source(&self) -> bool {
-        let status: Value = support::http_client()
-            .get(format!("{}/status", self.idrelay.admin_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status: Value = self.idrelay.status().await.unwrap();
         status.to_string().contains(SOURCE_ID)
     }
 

@@ -188,14 +188,7 @@ impl Setup {
     }
 
     async fn status(&self) -> Value {
-        http_client()
-            .get(format!("{}/status", self.idrelay.admin_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or(Value::Null)
+        self.idrelay.status().await.unwrap_or(Value::Null)
     }
 
     async fn realtime_status(&self) -> Value {

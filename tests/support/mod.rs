@@ -346,6 +346,18 @@ impl Idrelay {
         format!("http://127.0.0.1:{}", self.admin_port)
     }
 
+    /// The admin port's `GET /status` (every resource with its status), as JSON; `Err` when
+    /// the answer is not JSON.
+    pub async fn status(&self) -> reqwest::Result<Value> {
+        http_client()
+            .get(format!("{}/status", self.admin_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+    }
+
     /// The tenant's SCIM base, `…/tenants/{tenant}/scim`.
     pub fn scim_url(&self, tenant: &str) -> String {
         format!("{}/tenants/{tenant}/scim", self.base_url())
