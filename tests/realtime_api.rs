@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{AdminCredentials, Idrelay, TestConfig, admin_client_id, http_client};
+use support::{Idrelay, TestConfig, http_client};
 
 /// The system id of the v2 source system (set in its spec).
 const SRC_V2: &str = "11111111-2222-4333-8444-555555555555";
@@ -21,46 +21,6 @@ const SRC_V1: &str = "22222222-2222-4333-8444-555555555555";
 const SRC_LONELY: &str = "33333333-2222-4333-8444-555555555555";
 const SRC_OFF: &str = "44444444-2222-4333-8444-555555555555";
 const USER_ID: &str = "2819c223-7f76-453a-919d-413861904646";
-
-/// One tenant `name` with an admin holding `permissions` and a rate limit of `rate`.
-fn tenant_yaml(
-    name: &str,
-    index: usize,
-    permissions: &str,
-    rate: u32,
-) -> (String, AdminCredentials) {
-    let client_id = admin_client_id(index);
-    let secret = format!("s3cr3t-{name}-value-0123456789");
-    let yaml = format!(
-        "\
-apiVersion: idrelay.dev/v1alpha1
-kind: Tenant
-metadata: {{name: {name}}}
-spec: {{displayName: {name} test tenant, realTimeRateLimit: {rate}, hosts: [{name}.idrelay.test]}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}-admin-secret}}
-stringData: {{secret: \"{secret}\", token: \"target-token\"}}
----
-apiVersion: idrelay.dev/v1alpha1
-kind: TechnicalAdmin
-metadata: {{name: {name}-admin}}
-spec:
-  tenantRef: {{name: {name}}}
-  displayName: {name} provisioning admin
-  clientId: {client_id}
-  permissions: [{permissions}]
-  secrets: [{{secretRef: {{name: {name}-admin-secret, key: secret}}}}]
-"
-    );
-    let admin = AdminCredentials {
-        tenant: name.to_string(),
-        client_id,
-        secret,
-    };
-    (yaml, admin)
-}
 
 /// Source systems (v2, v1, one without targets, one disabled) and targets (one enabled
 /// connected to the v2 and v1 sources, one disabled) of tenant `name`.
@@ -127,7 +87,13 @@ async fn start() -> Idrelay {
     .into_iter()
     .enumerate()
     {
-        let (yaml, admin) = tenant_yaml(name, index, permissions, rate);
+        let (yaml, admin) = support::tenant_yaml(
+            name,
+            index,
+            permissions,
+            &format!(", realTimeRateLimit: {rate}, hosts: [{name}.idrelay.test]"),
+            ", token: \"target-token\"",
+        );
         let yaml = yaml + &systems_yaml(name);
         std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).unwrap();
         admins.push(admin);

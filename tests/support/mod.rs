@@ -89,25 +89,43 @@ pub fn admin_client_id(index: usize) -> String {
     format!("6f1d3c2a-0000-4000-8000-{:012}", index + 1)
 }
 
-/// Writes one YAML file per tenant into `dir`: the `Tenant`, a `v1/Secret` with the admin
-/// secret, and a `TechnicalAdmin` with a fixed client id and `permissions`.
+/// Writes one YAML file per tenant into `dir` (see [`tenant_yaml`]), every admin with
+/// `permissions`.
 pub fn write_config(dir: &Path, tenants: &[&str], permissions: &[&str]) -> Vec<AdminCredentials> {
+    let permissions = permissions.join(", ");
     let mut admins = Vec::new();
     for (index, tenant) in tenants.iter().enumerate() {
-        let client_id = admin_client_id(index);
-        let secret = format!("s3cr3t-{tenant}-value-0123456789");
-        let permissions = permissions.join(", ");
-        let yaml = format!(
-            "\
+        let (yaml, admin) = tenant_yaml(tenant, index, &permissions, "", "");
+        std::fs::write(dir.join(format!("{tenant}.yaml")), yaml).unwrap();
+        admins.push(admin);
+    }
+    admins
+}
+
+/// One tenant's documents: the `Tenant` (its spec extended by `tenant_spec`, e.g.
+/// `", hosts: [a.test]"`), a `v1/Secret` with the admin secret (its data extended by
+/// `secret_data`), and a `TechnicalAdmin` with the fixed client id of `index` and
+/// `permissions` (comma separated).
+pub fn tenant_yaml(
+    tenant: &str,
+    index: usize,
+    permissions: &str,
+    tenant_spec: &str,
+    secret_data: &str,
+) -> (String, AdminCredentials) {
+    let client_id = admin_client_id(index);
+    let secret = format!("s3cr3t-{tenant}-value-0123456789");
+    let yaml = format!(
+        "\
 apiVersion: idrelay.dev/v1alpha1
 kind: Tenant
 metadata: {{name: {tenant}}}
-spec: {{displayName: {tenant} test tenant}}
+spec: {{displayName: {tenant} test tenant{tenant_spec}}}
 ---
 apiVersion: v1
 kind: Secret
 metadata: {{name: {tenant}-admin-secret}}
-stringData: {{secret: \"{secret}\"}}
+stringData: {{secret: \"{secret}\"{secret_data}}}
 ---
 apiVersion: idrelay.dev/v1alpha1
 kind: TechnicalAdmin
@@ -119,15 +137,13 @@ spec:
   permissions: [{permissions}]
   secrets: [{{secretRef: {{name: {tenant}-admin-secret, key: secret}}}}]
 "
-        );
-        std::fs::write(dir.join(format!("{tenant}.yaml")), yaml).unwrap();
-        admins.push(AdminCredentials {
-            tenant: (*tenant).to_string(),
-            client_id,
-            secret,
-        });
-    }
-    admins
+    );
+    let admin = AdminCredentials {
+        tenant: tenant.to_string(),
+        client_id,
+        secret,
+    };
+    (yaml, admin)
 }
 
 /// The permissions a provisioning admin normally holds.
