@@ -24,7 +24,7 @@ fn committed_crds_match_the_code() {
 #[test]
 fn crds_are_well_formed() {
     let crds = idrelay::api::crds::all();
-    assert_eq!(crds.len(), 4);
+    assert_eq!(crds.len(), 5);
     for crd in &crds {
         assert_eq!(crd.spec.group, "idrelay.dev");
         assert_eq!(

@@ -62,6 +62,8 @@ pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
 pub struct RealTimeTargetSpec {
     /// The Tenant (same namespace) whose directory changes are pushed.
     pub tenant_ref: TenantRef,
+    /// The name shown for the target (up to 100 characters of `a-z A-Z 0-9 - _ .` and space); may
+    /// equal the source system's name.
     #[schemars(length(min = 1, max = 100), pattern(SYSTEM_NAME_PATTERN))]
     pub display_name: String,
     /// `IdentityProvisioning` (a real-time provisioning API) or `SAPJam` (a plain SCIM push).
@@ -85,6 +87,7 @@ pub struct RealTimeTargetSpec {
     #[serde(default = "version_default")]
     #[schemars(range(min = 1, max = 2))]
     pub version: u8,
+    /// Only enabled targets receive pushes (default true).
     #[serde(default = "enabled_default")]
     pub enabled: bool,
     /// Push group changes too (default false).
@@ -148,6 +151,7 @@ impl RealTimeAuthentication {
 #[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RealTimeBasic {
+    /// The technical administrator's client id (the Basic user name).
     #[schemars(length(min = 1, max = 256))]
     pub client_id: String,
     pub secret_ref: SecretKeyRef,
@@ -161,6 +165,7 @@ pub struct RealTimeOAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub token_url: Option<String>,
+    /// The technical administrator's client id.
     #[schemars(length(min = 1, max = 256))]
     pub client_id: String,
     pub client_secret_ref: SecretKeyRef,
@@ -170,7 +175,10 @@ pub struct RealTimeOAuth {
 #[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RealTimeCertificate {
-    #[schemars(length(min = 1, max = 64))]
+    /// The common name; the certificate's subject CN is `<common name>(<admin user id>)`, at most
+    /// 64 characters in all. The schema allows 55 (the longest that fits the shortest user id,
+    /// `T` + 6 digits); the exact limit is checked when the certificate is issued.
+    #[schemars(length(min = 1, max = 55))]
     pub common_name: String,
     /// The TechnicalAdmin (same namespace) the certificate is trusted for.
     pub technical_admin_ref: TechnicalAdminRef,
@@ -194,6 +202,7 @@ pub struct TechnicalAdminRef {
 #[derive(JsonSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RealTimeTargetStatus {
+    /// The `metadata.generation` this status was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Ready`, `Reconciling`, `Stalled`, `SecretResolved`, `ConnectionVerified`,

@@ -563,7 +563,7 @@ mod tests {
         let acme = &out.config.tenants["acme"];
         assert!(acme.source_systems.contains_key(source_id));
         let target = acme.targets_of(source_id).next().unwrap();
-        assert_eq!(target.url, "https://127.0.0.1:8443/tenants/apps/scim");
+        assert_eq!(target.url, "http://127.0.0.1:8443/tenants/apps/scim");
         assert_eq!(
             target.auth,
             OutboundAuth::Basic {
