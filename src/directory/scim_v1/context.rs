@@ -16,7 +16,7 @@ use super::http::with_message_code;
 use crate::directory::legacy_ids::legacy_id;
 use crate::directory::scim_v2::context::{Access, ScimContext};
 use crate::directory::state::TenantState;
-use crate::directory::{Directory, Kind};
+use crate::directory::{Directory, Kind, Origin, Resource};
 use crate::runtime::Runtime;
 use crate::scim::ScimError;
 use crate::scim::v1::{IdResolver, V1Error};
@@ -27,6 +27,9 @@ pub fn v1_base_url(tenant_base_url: &str) -> String {
     format!("{}/service/scim", tenant_base_url.trim_end_matches('/'))
 }
 
+/// How often a v1 PUT re-reads and re-merges after losing a race (412).
+pub const MAX_MERGE_ATTEMPTS: usize = 32;
+
 /// An authenticated v1 request of one tenant.
 pub struct V1Context {
     pub scim: ScimContext,
@@ -35,6 +38,42 @@ pub struct V1Context {
 }
 
 impl V1Context {
+    /// The merging write of a v1 PUT: reads the current resource (`missing` when it is gone),
+    /// builds its replacement with `merge`, and writes it with `If-Match` of the version read; when
+    /// another write won the race (412) it reads and merges again, at most
+    /// [`MAX_MERGE_ATTEMPTS`] times, so no concurrent change is lost.
+    pub async fn merge_replace(
+        &self,
+        kind: Kind,
+        uuid: &str,
+        missing: impl Fn() -> V1Error,
+        merge: impl Fn(
+            &serde_json::Map<String, serde_json::Value>,
+        ) -> Result<serde_json::Value, V1Error>,
+    ) -> Result<Resource, V1Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.directory().get(kind, uuid).ok_or_else(&missing)?;
+            let merged = merge(&current.body())?;
+            match self
+                .directory()
+                .replace(
+                    kind,
+                    uuid,
+                    merged,
+                    Some(current.etag()),
+                    self.scim.origin(Origin::ScimV1),
+                )
+                .await
+            {
+                Ok(resource) => return Ok(resource),
+                Err(e) if e.status == 412 && attempt < MAX_MERGE_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Refuses with 403 unless the principal may perform `access` on `kind`.
     pub fn authorize(&self, kind: Kind, access: Access) -> Result<(), V1Error> {
         Ok(self.scim.authorize(kind, access)?)

@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use super::context::V1Context;
 use super::http::{read_body, resource_response};
-use super::users::MAX_MERGE_ATTEMPTS;
 use crate::directory::scim_v2::context::Access;
 use crate::directory::scim_v2::http::no_content;
 use crate::directory::{Kind, Origin, Resource};
@@ -78,36 +77,25 @@ pub async fn replace(
     let v1 = read_body(&headers, body).await?;
     let uuid = group_uuid(&ctx.ids(), &id)?;
     let update = group_v1_to_v2(&v1, GroupWrite::Update { uri_id: &id }, &ctx.ids())?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = ctx
-            .directory()
-            .get(Kind::Group, &uuid)
-            .ok_or_else(|| not_found(&id))?;
-        let merged = merge_group(&current.body(), &update);
-        let mut merged = normalize(merged, Kind::Group.resource_type(), WriteMode::Replace)?;
-        // Normalising drops an empty `members`; the PUT still means "no members".
-        if let Some(map) = merged.as_object_mut() {
-            map.entry("members")
-                .or_insert_with(|| Value::Array(Vec::new()));
-        }
-        match ctx
-            .directory()
-            .replace(
-                Kind::Group,
-                &uuid,
-                merged,
-                Some(current.etag()),
-                ctx.scim.origin(Origin::ScimV1),
-            )
-            .await
-        {
-            Ok(resource) => return Ok(response(&ctx, StatusCode::OK, &resource)),
-            Err(e) if e.status == 412 && attempt < MAX_MERGE_ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let resource = ctx
+        .merge_replace(
+            Kind::Group,
+            &uuid,
+            || not_found(&id),
+            |stored| {
+                let merged = merge_group(stored, &update);
+                let mut merged =
+                    normalize(merged, Kind::Group.resource_type(), WriteMode::Replace)?;
+                // Normalising drops an empty `members`; the PUT still means "no members".
+                if let Some(map) = merged.as_object_mut() {
+                    map.entry("members")
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                }
+                Ok(merged)
+            },
+        )
+        .await?;
+    Ok(response(&ctx, StatusCode::OK, &resource))
 }
 
 /// `DELETE /Groups/{id}`: 204 (every member unassigned); an unknown group is 404.

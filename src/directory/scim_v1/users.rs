@@ -4,7 +4,7 @@
 //! Invariants: the URI id is the v1 user id (`P…`; the UUID is accepted too); an unknown id
 //! is 404 `USER_NOT_FOUND`. The PUT is a read-modify-write: the update is merged into the
 //! version read and written with `If-Match` of that version; a concurrent change (412) makes
-//! it read and merge again, at most [`MAX_MERGE_ATTEMPTS`] times (each lost race means another write won), so no concurrent change is
+//! it read and merge again, at most [`MAX_MERGE_ATTEMPTS`](super::context::MAX_MERGE_ATTEMPTS) times (each lost race means another write won), so no concurrent change is
 //! lost and nothing the body does not name changes.
 
 use axum::body::Body;
@@ -23,9 +23,6 @@ use crate::scim::v1::{
     IdResolver, UserWrite, V1Error, code, merge_user, sync_verification, user_v1_to_v2,
     user_v2_to_v1,
 };
-
-/// How often a PUT re-reads and re-merges after losing a race (412).
-pub const MAX_MERGE_ATTEMPTS: usize = 32;
 
 /// The UUID of the user the URI names, or 404.
 pub fn user_uuid(ids: &dyn IdResolver, id: &str) -> Result<String, V1Error> {
@@ -81,33 +78,21 @@ pub async fn replace(
     let v1 = read_body(&headers, body).await?;
     let uuid = user_uuid(&ctx.ids(), &id)?;
     let partial = user_v1_to_v2(&v1, UserWrite::Update, &ctx.ids())?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = ctx.directory().get(Kind::User, &uuid).ok_or_else(|| {
-            V1Error::not_found(code::USER_NOT_FOUND, format!("user {id} not found"))
-        })?;
-        let mut merged = merge_user(&current.body(), &partial);
-        if let Some(map) = merged.as_object_mut() {
-            sync_verification(map);
-        }
-        let merged = normalize(merged, Kind::User.resource_type(), WriteMode::Replace)?;
-        match ctx
-            .directory()
-            .replace(
-                Kind::User,
-                &uuid,
+    let missing = || V1Error::not_found(code::USER_NOT_FOUND, format!("user {id} not found"));
+    let resource = ctx
+        .merge_replace(Kind::User, &uuid, missing, |stored| {
+            let mut merged = merge_user(stored, &partial);
+            if let Some(map) = merged.as_object_mut() {
+                sync_verification(map);
+            }
+            Ok(normalize(
                 merged,
-                Some(current.etag()),
-                ctx.scim.origin(Origin::ScimV1),
-            )
-            .await
-        {
-            Ok(resource) => return Ok(response(&ctx, StatusCode::OK, &resource)),
-            Err(e) if e.status == 412 && attempt < MAX_MERGE_ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+                Kind::User.resource_type(),
+                WriteMode::Replace,
+            )?)
+        })
+        .await?;
+    Ok(response(&ctx, StatusCode::OK, &resource))
 }
 
 /// `DELETE /Users/{id}`: 204; an unknown user is 404.
