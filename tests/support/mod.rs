@@ -159,9 +159,21 @@ pub const ALL_DIRECTORY_PERMISSIONS: &[&str] = &[
 // ---------------------------------------------------------------------------------------
 
 /// A loopback port that was free a moment ago.
+///
+/// Tests of one binary run in parallel and each port is released before the server binds it, so
+/// the OS may hand the same port to two callers; a port is therefore given out at most once per
+/// test process (two servers sharing a port would answer each other's requests).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A child process killed (SIGKILL) and reaped on drop, with its output in a log file.
