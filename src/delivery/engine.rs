@@ -24,7 +24,7 @@ use tokio::sync::{Notify, mpsc};
 use super::breaker::{Breaker, DEFAULT_THRESHOLD, Permit};
 use super::client::{ClientSettings, ScimClient};
 use super::mappings::IdMappings;
-use super::queue::{Queue, TargetKey};
+use super::queue::{EntityKey, Queue, TargetKey};
 use super::worker::{self, Done, Job, Signal};
 use super::{DeliveryHealth, backoff::RetryPolicy};
 use crate::directory::WriterHandle;
@@ -194,11 +194,19 @@ struct Dispatcher {
     breakers: HashMap<TargetKey, Breaker>,
     clients: HashMap<TargetKey, Prepared>,
     probes: HashMap<TargetKey, i64>,
-    done_tx: mpsc::UnboundedSender<Done>,
+    done_tx: mpsc::UnboundedSender<Event>,
+}
+
+/// What executions tell the dispatcher.
+enum Event {
+    /// The target answered (or nothing was sent): the concurrency slot is free.
+    Answered(TargetKey, EntityKey),
+    /// The outcome is committed.
+    Done(Box<Done>),
 }
 
 async fn dispatch_loop(weak: Weak<Inner>) {
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Event>();
     let mut d = Dispatcher {
         queue: Queue::new(),
         breakers: HashMap::new(),
@@ -224,12 +232,12 @@ async fn dispatch_loop(weak: Weak<Inner>) {
         drop(inner);
         tokio::select! {
             _ = notified => need_load = true,
-            done = done_rx.recv() => {
-                if let Some(done) = done {
-                    d.on_done(&weak, done);
+            event = done_rx.recv() => {
+                if let Some(event) = event {
+                    d.on_event(&weak, event);
                 }
-                while let Ok(done) = done_rx.try_recv() {
-                    d.on_done(&weak, done);
+                while let Ok(event) = done_rx.try_recv() {
+                    d.on_event(&weak, event);
                 }
                 need_load = capped;
             }
@@ -319,6 +327,14 @@ impl Dispatcher {
                 let source = source_systems
                     .and_then(|s| s.get(&dispatch.row.source_system_id))
                     .cloned();
+                let tx = self.done_tx.clone();
+                let answered = {
+                    let tx = tx.clone();
+                    let event = Event::Answered(key.clone(), dispatch.entity.clone());
+                    Box::new(move || {
+                        let _ = tx.send(event);
+                    })
+                };
                 let job = Job {
                     dispatch,
                     target: target.clone(),
@@ -326,11 +342,11 @@ impl Dispatcher {
                     client: client.clone(),
                     writer: inner.writer.clone(),
                     mappings: inner.mappings.clone(),
+                    answered: Some(answered),
                 };
-                let tx = self.done_tx.clone();
                 tokio::spawn(async move {
                     let done = worker::execute(job).await;
-                    let _ = tx.send(done);
+                    let _ = tx.send(Event::Done(Box::new(done)));
                 });
                 if probe {
                     break;
@@ -384,6 +400,13 @@ impl Dispatcher {
         match self.clients.get(key).map(|p| &p.client) {
             Some(Ok(client)) => Ok(client.clone()),
             _ => Err(()),
+        }
+    }
+
+    fn on_event(&mut self, weak: &Weak<Inner>, event: Event) {
+        match event {
+            Event::Answered(target, entity) => self.queue.free_slot(&target, &entity),
+            Event::Done(done) => self.on_done(weak, *done),
         }
     }
 

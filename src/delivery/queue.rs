@@ -3,6 +3,9 @@
 //!
 //! Invariants:
 //! - At most one delivery per (target, entity) is in flight; rows of an entity in flight wait.
+//!   An entity stays in flight until its outcome is committed ([`Queue::complete`]), but it
+//!   gives its concurrency slot back as soon as the target answered ([`Queue::free_slot`]):
+//!   slots bound the requests at the target, not the commits waiting in the writer.
 //! - An entity is sent as its latest row (highest `seq`): older rows are coalesced into it and
 //!   leave the schedule when it settles.
 //! - An entity is in its target's due set iff it has rows and is not in flight.
@@ -35,6 +38,8 @@ pub struct EntityKey {
 struct EntityState {
     rows: BTreeMap<i64, PendingDelivery>,
     in_flight: bool,
+    /// In flight and counted in the target's `active` slots (until the target answered).
+    holds_slot: bool,
     /// The entry in the target's due set while queued.
     due: Option<(i64, i64)>,
     /// Attempts made for this entity since its oldest pending row (survives coalescing).
@@ -59,6 +64,10 @@ pub struct Dispatch {
     pub oldest_accepted_at: Timestamp,
     /// Attempts made so far for the entity.
     pub attempts: u32,
+    /// Older pending rows of the entity are coalesced into this one (they must be superseded
+    /// when it settles). Rows are loaded in `seq` order, so every older pending row of the
+    /// entity is in memory when its latest one is.
+    pub coalesces: bool,
 }
 
 /// How a dispatched delivery ended.
@@ -150,6 +159,7 @@ impl Queue {
         let state = queue.entities.get_mut(&entity)?;
         state.due = None;
         state.in_flight = true;
+        state.holds_slot = true;
         queue.active += 1;
         let row = state.rows.values().next_back()?.clone();
         let oldest_accepted_at = state
@@ -164,7 +174,22 @@ impl Queue {
             row,
             oldest_accepted_at,
             attempts: state.attempts,
+            coalesces: state.rows.len() > 1,
         })
+    }
+
+    /// The target answered the in-flight delivery of `entity`: its concurrency slot is free
+    /// for another entity; the entity itself stays in flight until [`Queue::complete`].
+    pub fn free_slot(&mut self, target: &TargetKey, entity: &EntityKey) {
+        let Some(queue) = self.targets.get_mut(target) else {
+            return;
+        };
+        if let Some(state) = queue.entities.get_mut(entity)
+            && state.holds_slot
+        {
+            state.holds_slot = false;
+            queue.active = queue.active.saturating_sub(1);
+        }
     }
 
     /// Records how the dispatched delivery `seq` of `entity` ended.
@@ -182,8 +207,9 @@ impl Queue {
         let Some(state) = queue.entities.get_mut(entity) else {
             return;
         };
-        if state.in_flight {
-            state.in_flight = false;
+        state.in_flight = false;
+        if state.holds_slot {
+            state.holds_slot = false;
             queue.active = queue.active.saturating_sub(1);
         }
         let due_at = match settlement {
@@ -236,7 +262,7 @@ impl Queue {
     /// Forgets every row of `target` (e.g. the tenant is gone); returns how many.
     pub fn drop_target(&mut self, target: &TargetKey) -> usize {
         match self.targets.get(target) {
-            Some(queue) if queue.active == 0 => {
+            Some(queue) if !queue.entities.values().any(|e| e.in_flight) => {
                 let rows: usize = queue.entities.values().map(|e| e.rows.len()).sum();
                 self.targets.remove(target);
                 self.loaded = self.loaded.saturating_sub(rows);
@@ -287,8 +313,10 @@ mod tests {
         let d = q.take_due(&key(), 10).unwrap();
         assert_eq!((d.entity.id.as_ref(), d.row.seq), ("a", 3));
         assert_eq!(d.oldest_accepted_at.as_millisecond(), 1);
+        assert!(d.coalesces, "row 1 of a is superseded by row 3");
         let d2 = q.take_due(&key(), 10).unwrap();
         assert_eq!(d2.entity.id.as_ref(), "b");
+        assert!(!d2.coalesces);
         assert!(q.take_due(&key(), 10).is_none());
         assert_eq!(q.active(&key()), 2);
         // A new change of "a" while in flight waits for the flight to end.
@@ -329,6 +357,29 @@ mod tests {
         q.complete(&key(), &d.entity, 2, Settlement::Released { at: 900 }, 0);
         q.make_all_due(&key(), 100);
         assert_eq!(q.next_due(&key()), Some(100));
+    }
+
+    #[test]
+    fn a_slot_is_free_when_the_target_answered_but_the_entity_waits_for_its_commit() {
+        let mut q = Queue::new();
+        q.add(row(1, "a", 0));
+        q.add(row(2, "b", 0));
+        let d = q.take_due(&key(), 0).unwrap();
+        assert_eq!(q.active(&key()), 1);
+        q.free_slot(&key(), &d.entity);
+        q.free_slot(&key(), &d.entity); // idempotent
+        assert_eq!(q.active(&key()), 0);
+        q.add(row(3, "a", 0));
+        // "a" is still in flight (its outcome is not committed): "b" goes next, "a" waits.
+        let d2 = q.take_due(&key(), 0).unwrap();
+        assert_eq!(d2.entity.id.as_ref(), "b");
+        assert!(q.take_due(&key(), 0).is_none());
+        assert_eq!(q.drop_target(&key()), 0, "nothing dropped while in flight");
+        q.complete(&key(), &d.entity, 1, Settlement::Settled, 0);
+        assert_eq!(q.active(&key()), 1, "only b holds a slot");
+        let d3 = q.take_due(&key(), 0).unwrap();
+        assert_eq!((d3.entity.id.as_ref(), d3.row.seq), ("a", 3));
+        assert!(!d3.coalesces);
     }
 
     #[test]

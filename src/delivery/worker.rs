@@ -3,9 +3,11 @@
 //! it in ONE writer job: id mapping, superseding of older rows, the row's state, and the
 //! real-time log entry (final outcomes only; retries are not logged).
 //!
-//! Invariants: the row state is committed before the dispatcher hears of the outcome; a
-//! transient failure leaves the row `pending` with its next attempt time; nothing here logs a
-//! secret (errors come from the client, which redacts).
+//! Invariants: the row state is committed before the dispatcher hears of the outcome (the
+//! dispatcher hears earlier only that the target answered, to free the concurrency slot; the
+//! entity stays in flight until the commit); a transient failure leaves the row `pending`
+//! with its next attempt time; nothing here logs a secret (errors come from the client, which
+//! redacts).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +60,9 @@ pub struct Job {
     pub client: Arc<ScimClient>,
     pub writer: WriterHandle,
     pub mappings: Arc<IdMappings>,
+    /// Called once the target answered (or nothing was sent), before the outcome is
+    /// committed: frees the concurrency slot.
+    pub answered: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 /// The result of the SCIM calls.
@@ -112,7 +117,7 @@ impl EntityIdResolver for Prefetched {
 }
 
 /// Runs the job to its settlement.
-pub async fn execute(job: Job) -> Done {
+pub async fn execute(mut job: Job) -> Done {
     let started_at = Timestamp::now();
     let row = &job.dispatch.row;
     let kind = row.entity_type;
@@ -130,6 +135,9 @@ pub async fn execute(job: Job) -> Done {
         },
         Ok(mapping) => perform(&job, mapping.as_deref(), started_at).await,
     };
+    if let Some(answered) = job.answered.take() {
+        answered();
+    }
     settle(job, performed, started_at).await
 }
 
@@ -571,15 +579,16 @@ async fn settle(job: Job, performed: Performed, started_at: Timestamp) -> Done {
     let target_key = job.dispatch.target.target.clone();
     let attempts = job.dispatch.attempts.max(row.attempts).saturating_add(1);
     let mut writes: Vec<RowWrite> = Vec::new();
-    let supersede = RowWrite::SupersedeDeliveries {
-        tenant: tenant.clone(),
-        target_system_id: target_key.clone(),
-        entity_type: row.entity_type,
-        entity_id: Arc::from(row.entity_id.as_str()),
-        up_to_seq: row.seq,
-        updated_at: now,
-    };
-    writes.push(supersede);
+    if job.dispatch.coalesces {
+        writes.push(RowWrite::SupersedeDeliveries {
+            tenant: tenant.clone(),
+            target_system_id: target_key.clone(),
+            entity_type: row.entity_type,
+            entity_id: Arc::from(row.entity_id.as_str()),
+            up_to_seq: row.seq,
+            updated_at: now,
+        });
+    }
     let source_name = job
         .source
         .as_ref()
