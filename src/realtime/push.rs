@@ -28,8 +28,35 @@ use crate::store::{LogDetail, LogStatus, RealtimeCursor, RealtimeLogEntry, RowWr
 const BATCH: u32 = 500;
 /// Entities of one batch in flight at once (different entities only).
 const CONCURRENCY: usize = 16;
-/// Poll interval of the change log when idle.
+/// Poll interval of the change log when idle, until the change-log hook
+/// ([`change_log_grew`]) was seen to fire.
 const IDLE: Duration = Duration::from_millis(20);
+/// Fallback poll interval once the hook fires (a missed wake-up costs at most this).
+const IDLE_NOTIFIED: Duration = Duration::from_secs(1);
+
+/// Bumped after every commit that appended to a change log (any tenant, any store).
+static CHANGE_LOG: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// The change-log hook: the directory writer calls this after a commit that carried
+/// directory changes, so idle push tasks look at the log at once instead of polling. Cheap
+/// (no allocation, no lock held beyond the watch's own); spurious calls only cost a read.
+pub fn change_log_grew() {
+    CHANGE_LOG.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Waits until the change log grew or `fallback` elapsed (a missed wake-up costs at most
+/// that). Returns whether a notification arrived. A notification that arrived while the
+/// caller was busy is not lost: the watch remembers it until seen.
+async fn wait_for_changes(
+    changes: &mut tokio::sync::watch::Receiver<u64>,
+    fallback: Duration,
+) -> bool {
+    matches!(
+        tokio::time::timeout(fallback, changes.changed()).await,
+        Ok(Ok(()))
+    )
+}
 /// Users per Provision page (the cursor is saved after each page).
 const PROVISION_PAGE: usize = 200;
 
@@ -91,10 +118,16 @@ pub async fn run(config: Arc<RealTimeTargetConfig>, runtime: Weak<Runtime>, heal
     set_health(&target.health, &target.config.resource, |h| {
         h.healthy = true
     });
+    let mut changes = CHANGE_LOG.subscribe();
+    changes.mark_unchanged();
+    let mut hooked = false;
     loop {
         match step(&target, &runtime).await {
             Ok(true) => {}
-            Ok(false) => tokio::time::sleep(IDLE).await,
+            Ok(false) => {
+                let idle = if hooked { IDLE_NOTIFIED } else { IDLE };
+                hooked |= wait_for_changes(&mut changes, idle).await;
+            }
             Err(error) => {
                 tracing::warn!(target = %target.config.resource, %error, "real-time push step failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -467,6 +500,26 @@ mod tests {
     use crate::directory::{Origin, WriterHandle};
     use crate::store::Store;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn the_change_log_hook_wakes_a_waiting_pusher() {
+        let mut changes = CHANGE_LOG.subscribe();
+        changes.mark_unchanged();
+        let started = Instant::now();
+        assert!(!wait_for_changes(&mut changes, Duration::from_millis(5)).await);
+        let waiter = tokio::spawn(async move {
+            let woke = wait_for_changes(&mut changes, Duration::from_secs(30)).await;
+            (woke, changes)
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        change_log_grew();
+        let (woke, mut changes) = waiter.await.unwrap();
+        assert!(woke);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // A notification while the pusher was busy is remembered.
+        change_log_grew();
+        assert!(wait_for_changes(&mut changes, Duration::from_secs(30)).await);
+    }
 
     #[tokio::test]
     async fn renders_the_current_state_in_the_target_version() {
