@@ -3,19 +3,28 @@
 //! secret part taken from a `v1/Secret` key (spec/kubernetes.md §3.1, ESO's "exactly one
 //! provider").
 //!
-//! Invariants: the schema allows exactly one method (`minProperties: 1`, `maxProperties: 1`), and
-//! reconcile checks the same (the files driver has no API server); a resource holds only
-//! references, never a secret value.
+//! Invariants: the schema allows exactly one method (`minProperties: 1`, `maxProperties: 1`, and
+//! the CEL rule [`OUTBOUND_ONE_OF_RULE`] with a readable message), and reconcile checks the same
+//! (the files driver has no API server); a resource holds only references, never a secret value.
 
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::refs::SecretKeyRef;
 
+/// CEL rule: exactly one of the four methods is set.
+pub const OUTBOUND_ONE_OF_RULE: &str = "(has(self.basic) ? 1 : 0) + (has(self.bearerToken) ? 1 : 0) + \
+     (has(self.oauth) ? 1 : 0) + (has(self.clientCertificate) ? 1 : 0) == 1";
+/// Message of [`OUTBOUND_ONE_OF_RULE`].
+pub const OUTBOUND_ONE_OF_MESSAGE: &str =
+    "set exactly one of basic, bearerToken, oauth and clientCertificate";
+
 /// Authentication for outbound calls: set exactly one method.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+#[x_kube(validation = Rule::new(OUTBOUND_ONE_OF_RULE).message(OUTBOUND_ONE_OF_MESSAGE))]
 pub struct OutboundAuthentication {
     /// HTTP Basic authentication (for an Identity Authentication tenant: user = client id,
     /// password = client secret of a technical administrator).

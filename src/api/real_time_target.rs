@@ -4,16 +4,48 @@
 //! (`scimUrl`) — in SCIM version 1 or 2, with Basic, OAuth or certificate authentication.
 //!
 //! Invariants: exactly one of `scimUrl` / `sourceSystemRef` and exactly one authentication
-//! method (schema and reconcile); status never holds a secret value.
+//! method (CEL rules in the CRD, and reconcile); status never holds a secret value.
+//!
+//! CRD validation (CEL, checked client-side by `RealTimeTarget::validate_cel`): the two one-of
+//! rules, `version` 1 or 2, the system name rule on `displayName`, the static common name bound
+//! ([`COMMON_NAME_RULE`]) and the shape of every Secret and object reference.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::refs::{DNS1123_SUBDOMAIN_PATTERN, SecretKeyRef, TenantRef};
-use super::source_system::SYSTEM_NAME_PATTERN;
+use super::refs::{
+    DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_RULE, SECRET_NAME_MESSAGE, SecretKeyRef, TenantRef,
+};
+use super::source_system::{SYSTEM_NAME_MESSAGE, SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE};
 use super::target_system::SourceSystemRef;
+
+/// CEL rule on the spec: exactly one of `scimUrl` and `sourceSystemRef`.
+pub const URL_ONE_OF_RULE: &str = "has(self.scimUrl) != has(self.sourceSystemRef)";
+/// Message of [`URL_ONE_OF_RULE`].
+pub const URL_ONE_OF_MESSAGE: &str = "set exactly one of scimUrl and sourceSystemRef";
+/// CEL rule on `spec.version`.
+pub const VERSION_RULE: &str = "self == 1 || self == 2";
+/// Message of [`VERSION_RULE`].
+pub const VERSION_MESSAGE: &str = "version must be 1 or 2";
+/// CEL rule on `spec.authentication`: exactly one method.
+pub const AUTH_ONE_OF_RULE: &str =
+    "(has(self.basic) ? 1 : 0) + (has(self.oauth) ? 1 : 0) + (has(self.certificate) ? 1 : 0) == 1";
+/// Message of [`AUTH_ONE_OF_RULE`].
+pub const AUTH_ONE_OF_MESSAGE: &str = "set exactly one of basic, oauth and certificate";
+/// The longest `commonName` the CRD accepts: the subject CN `<commonName>(<userId>)` has at most
+/// 64 characters, and the shortest admin user id (`T` + 6 digits; the others are UUIDs of 36)
+/// has 7, so a longer common name can never fit: 64 - 2 - 7. It equals
+/// `auth::certificates::STATIC_MAX_COMMON_NAME_LEN`; the exact limit (26 for a UUID user id)
+/// is checked when the certificate is issued.
+pub const COMMON_NAME_MAX: usize = 55;
+/// CEL rule on `commonName` (the bound [`COMMON_NAME_MAX`]).
+pub const COMMON_NAME_RULE: &str = "size(self) <= 55";
+/// Message of [`COMMON_NAME_RULE`].
+pub const COMMON_NAME_MESSAGE: &str = "commonName: at most 55 characters (the certificate's subject CN <commonName>(<admin userId>) is at most 64 characters, and a user id has at least 7)";
+/// Message of the DNS rule on a TechnicalAdmin or SourceSystem reference.
+pub const OBJECT_NAME_MESSAGE: &str = "must be an object name: a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', alphanumeric at both ends, at most 253 characters)";
 
 /// Condition: the last Test Connection succeeded.
 pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
@@ -24,12 +56,13 @@ pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
 
 /// Desired state of a real-time target.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "idrelay.dev",
     version = "v1alpha1",
     kind = "RealTimeTarget",
     namespaced,
+    cel,
     status = "RealTimeTargetStatus",
     derive = "PartialEq",
     shortname = "idrt",
@@ -46,7 +79,12 @@ pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(name = "Version", type_ = "integer", json_path = ".spec.version"),
-    printcolumn(name = "Auth", type_ = "string", json_path = ".status.authentication"),
+    printcolumn(
+        name = "Auth",
+        type_ = "string",
+        description = "Authentication method of spec.authentication (Basic, OAuth or Certificate), as reconciled",
+        json_path = ".status.authentication"
+    ),
     printcolumn(name = "Pushed", type_ = "integer", json_path = ".status.pushed"),
     printcolumn(
         name = "Age",
@@ -55,16 +93,14 @@ pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "has(self.scimUrl) != has(self.sourceSystemRef)",
-     "message": "set exactly one of scimUrl and sourceSystemRef"}
-]))]
+#[x_kube(validation = Rule::new(URL_ONE_OF_RULE).message(URL_ONE_OF_MESSAGE))]
 pub struct RealTimeTargetSpec {
     /// The Tenant (same namespace) whose directory changes are pushed.
     pub tenant_ref: TenantRef,
     /// The name shown for the target (up to 100 characters of `a-z A-Z 0-9 - _ .` and space); may
     /// equal the source system's name.
     #[schemars(length(min = 1, max = 100), pattern(SYSTEM_NAME_PATTERN))]
+    #[x_kube(validation = Rule::new(SYSTEM_NAME_RULE).message(SYSTEM_NAME_MESSAGE))]
     pub display_name: String,
     /// `IdentityProvisioning` (a real-time provisioning API) or `SAPJam` (a plain SCIM push).
     #[serde(rename = "type", default)]
@@ -80,12 +116,13 @@ pub struct RealTimeTargetSpec {
     /// Where this runtime's tenant listener is reached, for `sourceSystemRef`
     /// (default `https://127.0.0.1:8443`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = 2048), extend("default" = DEFAULT_RUNTIME_URL))]
     pub runtime_url: Option<String>,
     /// SCIM version of the pushed bodies: 1 or 2 (default 2); must equal the source system's
     /// `ias.api.version`.
     #[serde(default = "version_default")]
     #[schemars(range(min = 1, max = 2))]
+    #[x_kube(validation = Rule::new(VERSION_RULE).message(VERSION_MESSAGE))]
     pub version: u8,
     /// Only enabled targets receive pushes (default true).
     #[serde(default = "enabled_default")]
@@ -96,8 +133,12 @@ pub struct RealTimeTargetSpec {
     /// Any change of this token requests a new Provision (every user pushed once more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provision_request: Option<String>,
+    /// How pushes authenticate to the target: exactly one of `basic`, `oauth`, `certificate`.
     pub authentication: RealTimeAuthentication,
 }
+
+/// Default of `spec.runtimeUrl` (the runtime's HTTPS listener on loopback).
+pub const DEFAULT_RUNTIME_URL: &str = "https://127.0.0.1:8443";
 
 fn version_default() -> u8 {
     2
@@ -110,26 +151,33 @@ fn enabled_default() -> bool {
 /// The kind of real-time target.
 #[derive(JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum RealTimeTargetType {
+    /// A real-time provisioning API (`…/systems/{id}/entities/user`).
     #[default]
     IdentityProvisioning,
+    /// A plain SCIM endpoint that receives the pushes.
     #[serde(rename = "SAPJam")]
     SapJam,
 }
 
 /// Exactly one authentication method.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+#[x_kube(validation = Rule::new(AUTH_ONE_OF_RULE).message(AUTH_ONE_OF_MESSAGE))]
 pub struct RealTimeAuthentication {
+    /// HTTP Basic with a technical administrator's client id and secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic: Option<RealTimeBasic>,
+    /// OAuth client credentials of a technical administrator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<RealTimeOAuth>,
+    /// A client certificate issued by the tenant CA for a technical administrator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<RealTimeCertificate>,
 }
 
 impl RealTimeAuthentication {
+    /// How many methods are set (valid: exactly one).
     pub fn method_count(&self) -> usize {
         usize::from(self.basic.is_some())
             + usize::from(self.oauth.is_some())
@@ -154,6 +202,7 @@ pub struct RealTimeBasic {
     /// The technical administrator's client id (the Basic user name).
     #[schemars(length(min = 1, max = 256))]
     pub client_id: String,
+    /// The Secret key holding the technical administrator's secret (the Basic password).
     pub secret_ref: SecretKeyRef,
 }
 
@@ -168,33 +217,38 @@ pub struct RealTimeOAuth {
     /// The technical administrator's client id.
     #[schemars(length(min = 1, max = 256))]
     pub client_id: String,
+    /// The Secret key holding the technical administrator's secret (the client secret).
     pub client_secret_ref: SecretKeyRef,
 }
 
 /// A client certificate issued by the tenant CA for a technical administrator.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RealTimeCertificate {
     /// The common name; the certificate's subject CN is `<common name>(<admin user id>)`, at most
     /// 64 characters in all. The schema allows 55 (the longest that fits the shortest user id,
     /// `T` + 6 digits); the exact limit is checked when the certificate is issued.
     #[schemars(length(min = 1, max = 55))]
+    #[x_kube(validation = Rule::new(COMMON_NAME_RULE).message(COMMON_NAME_MESSAGE))]
     pub common_name: String,
     /// The TechnicalAdmin (same namespace) the certificate is trusted for.
     pub technical_admin_ref: TechnicalAdminRef,
     /// The Secret key holding the PKCS#12 keystore password.
     pub password_ref: SecretKeyRef,
-    /// The Secret the certificate, key and keystore are written to.
-    #[schemars(length(min = 1, max = 253))]
+    /// The Secret (same namespace) the certificate, key and keystore are written to: `tls.crt`,
+    /// `tls.key`, `ca.crt` and `keystore.p12`.
+    #[schemars(length(min = 1, max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN))]
+    #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message(SECRET_NAME_MESSAGE))]
     pub output_secret_name: String,
 }
 
 /// A reference to a `TechnicalAdmin` in the same namespace.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TechnicalAdminRef {
     /// Name of the TechnicalAdmin (`metadata.name`).
     #[schemars(length(min = 1, max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN))]
+    #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message(OBJECT_NAME_MESSAGE))]
     pub name: String,
 }
 

@@ -7,11 +7,17 @@
 //! `a-z A-Z 0-9 - _ .` and space), checked by the schema and by reconcile alike; the system id is
 //! stable (UUID v5 of `namespace/name` unless `spec.systemId` is set); status never holds a
 //! secret value.
+//!
+//! CRD validation (CEL, checked client-side by `SourceSystem::validate_cel`): the system name
+//! rule, `url` required for `SCIM` and `authentication` only with `url`, and the properties
+//! idrelay interprets with a fixed set of values: `ias.api.version` 1|2 and the log retentions
+//! `ips.realtime.log.retention.days` / `ips.job.log.retention.days` 7|14|30 (surrounding blanks
+//! allowed, as reconcile trims them).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +28,38 @@ use super::refs::TenantRef;
 pub const SYSTEM_NAME_PATTERN: &str = r"^[a-zA-Z0-9 ._-]+$";
 /// The longest system display name (SAP: 100 characters).
 pub const SYSTEM_NAME_MAX: usize = 100;
+/// CEL rule of a system display name ([`SYSTEM_NAME_PATTERN`], at most [`SYSTEM_NAME_MAX`]).
+pub const SYSTEM_NAME_RULE: &str = "size(self) <= 100 && self.matches('^[a-zA-Z0-9 ._-]+$')";
+/// Message of [`SYSTEM_NAME_RULE`].
+pub const SYSTEM_NAME_MESSAGE: &str =
+    "displayName: 1 to 100 characters of a-z A-Z 0-9 - _ . and space";
+
+/// CEL rule on a system's `properties`: `ias.api.version` is 1 or 2.
+pub const API_VERSION_PROPERTY_RULE: &str =
+    "!('ias.api.version' in self) || self['ias.api.version'].trim() in ['1', '2']";
+/// Message of [`API_VERSION_PROPERTY_RULE`].
+pub const API_VERSION_PROPERTY_MESSAGE: &str = "properties[ias.api.version] must be 1 or 2";
+/// CEL rule on a source system's `properties`: the real-time log retention is 7, 14 or 30 days.
+pub const REALTIME_RETENTION_RULE: &str = "!('ips.realtime.log.retention.days' in self) || \
+     self['ips.realtime.log.retention.days'].trim() in ['7', '14', '30']";
+/// Message of [`REALTIME_RETENTION_RULE`].
+pub const REALTIME_RETENTION_MESSAGE: &str =
+    "properties[ips.realtime.log.retention.days] must be 7, 14 or 30";
+/// CEL rule on a source system's `properties`: the job log retention is 7, 14 or 30 days.
+pub const JOB_RETENTION_RULE: &str = "!('ips.job.log.retention.days' in self) || \
+     self['ips.job.log.retention.days'].trim() in ['7', '14', '30']";
+/// Message of [`JOB_RETENTION_RULE`].
+pub const JOB_RETENTION_MESSAGE: &str =
+    "properties[ips.job.log.retention.days] must be 7, 14 or 30";
+/// CEL rule on the spec: a `SCIM` source needs `url`.
+pub const SCIM_NEEDS_URL_RULE: &str = "self.type != 'SCIM' || has(self.url)";
+/// Message of [`SCIM_NEEDS_URL_RULE`].
+pub const SCIM_NEEDS_URL_MESSAGE: &str = "url: required for type SCIM";
+/// CEL rule on the spec: `authentication` only together with `url`.
+pub const AUTH_NEEDS_URL_RULE: &str = "!has(self.authentication) || has(self.url)";
+/// Message of [`AUTH_NEEDS_URL_RULE`].
+pub const AUTH_NEEDS_URL_MESSAGE: &str =
+    "authentication: only used with url (without a url the source is this tenant's own directory)";
 
 /// Whether `name` is a valid system display name: 1 to 100 characters of `a-z A-Z 0-9 - _ .`
 /// and space (the same rule as [`SYSTEM_NAME_PATTERN`] and [`SYSTEM_NAME_MAX`]).
@@ -61,12 +99,13 @@ pub enum SystemType {
 /// Desired state of a source system.
 // Several `printcolumn(...)` entries are intended; clippy reads them as duplicates.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "idrelay.dev",
     version = "v1alpha1",
     kind = "SourceSystem",
     namespaced,
+    cel,
     status = "SourceSystemStatus",
     derive = "PartialEq",
     shortname = "idss",
@@ -91,12 +130,17 @@ pub enum SystemType {
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(SCIM_NEEDS_URL_RULE).message(SCIM_NEEDS_URL_MESSAGE),
+    validation = Rule::new(AUTH_NEEDS_URL_RULE).message(AUTH_NEEDS_URL_MESSAGE)
+)]
 pub struct SourceSystemSpec {
     /// The Tenant (same namespace) this system belongs to.
     pub tenant_ref: TenantRef,
     /// System name: at most 100 characters of `a-z A-Z 0-9 - _ .` and space, unique among the
     /// tenant's source systems.
     #[schemars(length(min = 1, max = 100), pattern(SYSTEM_NAME_PATTERN))]
+    #[x_kube(validation = Rule::new(SYSTEM_NAME_RULE).message(SYSTEM_NAME_MESSAGE))]
     pub display_name: String,
     /// `IdentityAuthentication` (default) or `SCIM`.
     #[serde(default, rename = "type")]
@@ -114,8 +158,14 @@ pub struct SourceSystemSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_id: Option<String>,
     /// System properties (`ias.*`, `scim.*`, `ips.*` of spec/domain.md §4.3–§4.4). Unset
-    /// properties take their documented defaults; `ias.api.version` defaults to `2`.
+    /// properties take their documented defaults; `ias.api.version` defaults to `2`;
+    /// `ips.realtime.log.retention.days` and `ips.job.log.retention.days` are 7 (default), 14 or 30.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(
+        validation = Rule::new(API_VERSION_PROPERTY_RULE).message(API_VERSION_PROPERTY_MESSAGE),
+        validation = Rule::new(REALTIME_RETENTION_RULE).message(REALTIME_RETENTION_MESSAGE),
+        validation = Rule::new(JOB_RETENTION_RULE).message(JOB_RETENTION_MESSAGE)
+    )]
     pub properties: BTreeMap<String, String>,
     /// The read transformation as JSON text (spec/domain.md §4.5). When absent, the default
     /// transformation of the system type and API version applies.

@@ -5,17 +5,25 @@
 //! Invariants: exactly one authentication method (schema and reconcile); `displayName` follows
 //! the system name rule of [`super::source_system`]; status holds conditions and delivery
 //! counters only (counters rewritten only when they change), never a secret value.
+//!
+//! CRD validation (CEL, checked client-side by `TargetSystem::validate_cel`): the system name
+//! rule, exactly one authentication method ([`super::outbound_auth::OUTBOUND_ONE_OF_RULE`]),
+//! `properties[ias.api.version]` 1|2 and the shape of every Secret and object reference.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::outbound_auth::OutboundAuthentication;
-use super::refs::{DNS1123_SUBDOMAIN_PATTERN, TenantRef};
-use super::source_system::{SYSTEM_NAME_PATTERN, SystemType};
+use super::real_time_target::OBJECT_NAME_MESSAGE;
+use super::refs::{DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_RULE, TenantRef};
+use super::source_system::{
+    API_VERSION_PROPERTY_MESSAGE, API_VERSION_PROPERTY_RULE, SYSTEM_NAME_MESSAGE,
+    SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE, SystemType,
+};
 
 /// Condition of a TargetSystem: the last live connection check succeeded.
 pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
@@ -25,12 +33,13 @@ pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
 /// Desired state of a target system.
 // Several `printcolumn(...)` entries are intended; clippy reads them as duplicates.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "idrelay.dev",
     version = "v1alpha1",
     kind = "TargetSystem",
     namespaced,
+    cel,
     status = "TargetSystemStatus",
     derive = "PartialEq",
     shortname = "idts",
@@ -61,9 +70,12 @@ pub struct TargetSystemSpec {
     /// System name: at most 100 characters of `a-z A-Z 0-9 - _ .` and space, unique among the
     /// tenant's target systems.
     #[schemars(length(min = 1, max = 100), pattern(SYSTEM_NAME_PATTERN))]
+    #[x_kube(validation = Rule::new(SYSTEM_NAME_RULE).message(SYSTEM_NAME_MESSAGE))]
     pub display_name: String,
-    /// The SourceSystems (same namespace, same tenant) whose changes this target receives.
+    /// The SourceSystems (same namespace, same tenant) whose changes this target receives (at
+    /// most 100: the bound keeps the API server's CEL cost estimate of the per-item rule small).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub source_system_refs: Vec<SourceSystemRef>,
     /// `SCIM` or `IdentityAuthentication`.
     #[serde(rename = "type")]
@@ -75,8 +87,9 @@ pub struct TargetSystemSpec {
     /// How to authenticate to the target: exactly one method.
     pub authentication: OutboundAuthentication,
     /// System properties (`ias.*`, `scim.*`, `ips.*` of spec/domain.md §4.3–§4.4). Unset
-    /// properties take their documented defaults.
+    /// properties take their documented defaults; `ias.api.version` is 1 or 2 (default 2).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = Rule::new(API_VERSION_PROPERTY_RULE).message(API_VERSION_PROPERTY_MESSAGE))]
     pub properties: BTreeMap<String, String>,
     /// The write transformation as JSON text (spec/domain.md §4.5). When absent, the default
     /// transformation of the system type and API version applies.
@@ -93,12 +106,13 @@ fn enabled_default() -> bool {
 
 /// A reference to a `SourceSystem` in the same namespace.
 #[derive(
-    JsonSchema, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    KubeSchema, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SourceSystemRef {
     /// Name of the SourceSystem (`metadata.name`), in the namespace of the target.
     #[schemars(length(min = 1, max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN))]
+    #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message(OBJECT_NAME_MESSAGE))]
     pub name: String,
 }
 

@@ -4,6 +4,11 @@
 //!
 //! Invariants: `displayName` is immutable (CEL `self == oldSelf` in the CRD); status never holds a
 //! secret value, only where it comes from and when it expires.
+//!
+//! CRD validation (CEL, checked client-side by `TechnicalAdmin::validate_cel` and
+//! `validate_cel_update`): the immutable `displayName` (a transition rule), at least one
+//! permission, `clientId` a UUID, `userId` a UUID or a T-user id (`T` + 6-10 digits: what the
+//! certificate common name bound relies on) and the shape of every Secret reference.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
@@ -16,6 +21,25 @@ use super::refs::{SecretKeyRef, TenantRef};
 /// The most secrets a technical admin may have (SAP: "at most 2 secrets per system").
 pub const MAX_SECRETS: usize = 2;
 
+/// CEL transition rule on `displayName`.
+pub const DISPLAY_NAME_IMMUTABLE_RULE: &str = "self == oldSelf";
+/// Message of [`DISPLAY_NAME_IMMUTABLE_RULE`].
+pub const DISPLAY_NAME_IMMUTABLE_MESSAGE: &str = "displayName is immutable";
+/// CEL rule on `permissions`.
+pub const PERMISSIONS_RULE: &str = "size(self) >= 1";
+/// Message of [`PERMISSIONS_RULE`].
+pub const PERMISSIONS_MESSAGE: &str = "permissions: at least one permission is required";
+/// CEL rule on `clientId`: a UUID in one of the forms reconcile parses (hyphenated, simple,
+/// braced, `urn:uuid:`). Deliberately loose about which form: reconcile decides exactly.
+pub const CLIENT_ID_RULE: &str = "self.matches('^(urn:uuid:)?[{]?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}[}]?$')";
+/// Message of [`CLIENT_ID_RULE`].
+pub const CLIENT_ID_MESSAGE: &str = "clientId must be a UUID";
+/// CEL rule on `userId`: a UUID or an SAP T-user id (`T` followed by 6-10 digits).
+pub const USER_ID_RULE: &str = "self.matches('^T[0-9]{6,10}$') || self.matches('^(urn:uuid:)?[{]?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}[}]?$')";
+/// Message of [`USER_ID_RULE`].
+pub const USER_ID_MESSAGE: &str =
+    "userId must be a UUID or a T-user id (T followed by 6-10 digits)";
+
 /// Desired state of a technical administrator of a tenant.
 // Several `printcolumn(...)` entries are intended; clippy reads them as duplicates.
 #[allow(clippy::duplicated_attributes)]
@@ -25,6 +49,7 @@ pub const MAX_SECRETS: usize = 2;
     version = "v1alpha1",
     kind = "TechnicalAdmin",
     namespaced,
+    cel,
     status = "TechnicalAdminStatus",
     derive = "PartialEq",
     shortname = "idta",
@@ -53,19 +78,27 @@ pub struct TechnicalAdminSpec {
     /// The Tenant (same namespace) this administrator belongs to.
     pub tenant_ref: TenantRef,
     /// Name of the administrator. Cannot be changed after creation (as in SAP).
-    #[x_kube(validation = Rule::new("self == oldSelf").message("displayName is immutable"))]
+    #[x_kube(
+        validation = Rule::new(DISPLAY_NAME_IMMUTABLE_RULE).message(DISPLAY_NAME_IMMUTABLE_MESSAGE)
+    )]
     #[schemars(length(min = 1, max = 256))]
     pub display_name: String,
     /// Permissions (SAP roles) granted to this administrator; at least one.
     #[serde(default)]
+    #[x_kube(validation = Rule::new(PERMISSIONS_RULE).message(PERMISSIONS_MESSAGE))]
     pub permissions: Vec<Permission>,
     /// Client id (a UUID) used to log on. When absent, a stable UUID v5 is derived from
     /// `namespace/tenant/name`, so it survives restarts; the effective value is in `status.clientId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 45))]
+    #[x_kube(validation = Rule::new(CLIENT_ID_RULE).message(CLIENT_ID_MESSAGE))]
     pub client_id: Option<String>,
     /// SCIM id of the administrator's technical user. When absent, a stable UUID v5 is derived
-    /// from `namespace/tenant/name/user`; the effective value is in `status.userId`.
+    /// from `namespace/tenant/name/user`; the effective value is in `status.userId`. Set: a UUID or
+    /// an SAP T-user id (`T` followed by 6-10 digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 45))]
+    #[x_kube(validation = Rule::new(USER_ID_RULE).message(USER_ID_MESSAGE))]
     pub user_id: Option<String>,
     /// Secrets accepted for this client id (at most 2, to allow rotation), each from a Secret key.
     #[serde(default)]

@@ -20,6 +20,7 @@ use super::refs::DNS1123_SUBDOMAIN_PATTERN;
     version = "v1alpha1",
     kind = "Tenant",
     namespaced,
+    cel,
     status = "TenantStatus",
     derive = "PartialEq",
     shortname = "idt",
@@ -56,7 +57,10 @@ pub struct TenantSpec {
     /// Requests per second the real-time provisioning API accepts for this tenant (token bucket,
     /// burst = 2 × rate); above it, requests get 429 with `Retry-After`. Default 200.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000000))]
+    #[schemars(
+        range(min = 1, max = 1000000),
+        extend("default" = DEFAULT_REAL_TIME_RATE_LIMIT)
+    )]
     pub real_time_rate_limit: Option<u32>,
 }
 
