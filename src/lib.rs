@@ -21,6 +21,7 @@ pub mod auth;
 pub mod delivery;
 pub mod directory;
 pub mod files;
+pub mod metrics;
 pub mod provisioning;
 pub mod realtime;
 pub mod reconcile;

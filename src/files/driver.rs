@@ -7,10 +7,14 @@
 //! pass) and, when a [`DeliveryHealthSource`] is attached, the delivery health of each target,
 //! read on every pass.
 //!
+//! Every pass is recorded in the driver's [`Metrics`]: its duration and outcome (`wrote`,
+//! `noop`, `error`), and per kind how many status documents changed and how many were left as
+//! they were.
+//!
 //! Invariants: the configuration is applied only when it differs from the last one applied;
-//! statuses are published after the configuration they describe is applied; readiness turns on
-//! after the first full pass; a connection check result counts only for the configuration it
-//! checked.
+//! statuses are published only when one of them changed (a pass that changes nothing writes
+//! nothing), after the configuration they describe is applied; readiness turns on after the
+//! first full pass; a connection check result counts only for the configuration it checked.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -20,12 +24,18 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::metrics::{KIND_ALL, Metrics, PassOutcome};
 use crate::reconcile::{ConnectionCheck, DeliveryHealth, Observations};
 use crate::runtime::{RuntimeConfig, TargetSystemConfig};
 
+use super::changes::StatusChanges;
 use super::checks::ConnectionChecks;
+use super::document::{
+    KIND_REAL_TIME_TARGET, KIND_SOURCE_SYSTEM, KIND_TARGET_SYSTEM, KIND_TECHNICAL_ADMIN,
+    KIND_TENANT,
+};
 use super::load::{DirLoader, FilesError};
-use super::state::{FilesState, PassOutput};
+use super::state::{FilesState, PassOutput, StatusEntry};
 use super::status::FilesStatus;
 
 /// Quiet time after the last file-system event before reloading.
@@ -101,6 +111,8 @@ pub struct FilesDriver {
     loader: DirLoader,
     state: FilesState,
     status: Arc<FilesStatus>,
+    /// The entries last published to `status`.
+    published: Vec<StatusEntry>,
     last_applied: Option<RuntimeConfig>,
     checks: ConnectionChecks,
     check_tx: mpsc::UnboundedSender<CheckResult>,
@@ -127,6 +139,7 @@ impl FilesDriver {
             loader: DirLoader::new(),
             state: FilesState::new(),
             status: Arc::new(FilesStatus::new()),
+            published: Vec::new(),
             last_applied: None,
             checks: ConnectionChecks::new(),
             check_tx,
@@ -197,9 +210,21 @@ impl FilesDriver {
         }
     }
 
-    /// The status handle to serve (`GET /status`, readiness).
+    /// The status handle to serve (`GET /status`, readiness, `GET /metrics`).
     pub fn status(&self) -> Arc<FilesStatus> {
         Arc::clone(&self.status)
+    }
+
+    /// Records into `metrics` (shared with the runtime) instead of the driver's own registry.
+    /// Call it before [`Self::status`]: a status handle taken earlier keeps the old registry.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.status = Arc::new(FilesStatus::with_metrics(metrics));
+        self
+    }
+
+    /// The metrics handle the driver records into (clone it for the runtime's engines).
+    pub fn metrics(&self) -> Metrics {
+        self.status.metrics().clone()
     }
 
     pub fn dir(&self) -> &Path {
@@ -322,7 +347,18 @@ impl FilesDriver {
         Fut: Future<Output = Result<(), E>>,
         E: std::fmt::Display,
     {
-        let out = self.pass(jiff::Timestamp::now())?;
+        let started = Instant::now();
+        let metrics = self.status.metrics().clone();
+        let out = match self.pass(jiff::Timestamp::now()) {
+            Ok(out) => out,
+            Err(e) => {
+                metrics.reconcile_error(KIND_ALL, "DirectoryUnreadable");
+                metrics.files_pass(started.elapsed(), PassOutcome::Error);
+                return Err(e);
+            }
+        };
+        let mut applied = false;
+        let mut failed = false;
         if self.last_applied.as_ref() != Some(&out.config) {
             let tenants = out.config.tenants.len();
             let count = |f: fn(&crate::runtime::TenantConfig) -> usize| -> usize {
@@ -341,30 +377,51 @@ impl FilesDriver {
                         "configuration applied"
                     );
                     self.last_applied = Some(out.config.clone());
+                    applied = true;
                 }
                 // Not recorded as applied: the next pass (at the latest the resync) retries.
-                Err(e) => tracing::error!("applying the configuration failed: {e}"),
+                Err(e) => {
+                    tracing::error!("applying the configuration failed: {e}");
+                    metrics.reconcile_error(KIND_ALL, "ApplyFailed");
+                    failed = true;
+                }
             }
         }
-        for e in &out.entries {
-            let ready = e.status["conditions"]
-                .as_array()
-                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-                .cloned()
-                .unwrap_or_default();
-            tracing::debug!(kind = e.kind, resource = %e.key, ready = %ready["status"], reason = %ready["reason"], message = %ready["message"], "status");
+        let changes = StatusChanges::between(&self.published, &out.entries);
+        if changes.any() && tracing::enabled!(tracing::Level::DEBUG) {
+            for e in &out.entries {
+                let ready = e.status["conditions"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                    .cloned()
+                    .unwrap_or_default();
+                tracing::debug!(kind = e.kind, resource = %e.key, ready = %ready["status"], reason = %ready["reason"], message = %ready["message"], "status");
+            }
         }
-        self.status.publish(&out.entries);
+        for (kind, c) in &changes.by_kind {
+            metrics.status_writes(kind, c.changed, c.unchanged);
+        }
+        if changes.any() {
+            self.status.publish(&out.entries);
+            record_readiness(&metrics, &out.entries);
+            self.published = out.entries;
+        }
         if self.last_applied.is_some() {
             self.status.mark_ready();
         }
+        let outcome = if failed {
+            PassOutcome::Error
+        } else if applied || changes.any() {
+            PassOutcome::Wrote
+        } else {
+            PassOutcome::Noop
+        };
+        metrics.files_pass(started.elapsed(), outcome);
         self.start_due_checks(&out.config);
         self.start_due_realtime_checks(&out.config);
         Ok(())
     }
 
-    /// Starts the connection checks that are due for `config`; each result comes back on the
-    /// driver's channel and triggers a pass.
     /// Starts Test Connection of every real-time target that is new, changed or due.
     fn start_due_realtime_checks(&mut self, config: &RuntimeConfig) {
         if tokio::runtime::Handle::try_current().is_err() {
@@ -420,6 +477,8 @@ impl FilesDriver {
         check.result = Some(result);
     }
 
+    /// Starts the connection checks that are due for `config`; each result comes back on the
+    /// driver's channel and triggers a pass.
     fn start_due_checks(&mut self, config: &RuntimeConfig) {
         if tokio::runtime::Handle::try_current().is_err() {
             return;
@@ -441,6 +500,36 @@ impl FilesDriver {
         }
         let jitter = rand::random_range(-1.0..=1.0);
         self.checks.record(target, result, Instant::now(), jitter);
+    }
+}
+
+/// The `Ready` status of an entry (`True`, `False`, `Unknown`).
+fn ready_status(entry: &StatusEntry) -> &str {
+    entry.status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("Unknown")
+}
+
+/// Sets the resources gauge of every kind from `entries`.
+fn record_readiness(metrics: &Metrics, entries: &[StatusEntry]) {
+    for kind in [
+        KIND_TENANT,
+        KIND_TECHNICAL_ADMIN,
+        KIND_SOURCE_SYSTEM,
+        KIND_TARGET_SYSTEM,
+        KIND_REAL_TIME_TARGET,
+    ] {
+        let (mut ready, mut not_ready, mut unknown) = (0, 0, 0);
+        for e in entries.iter().filter(|e| e.kind == kind) {
+            match crate::metrics::labels::readiness(ready_status(e)) {
+                "True" => ready += 1,
+                "False" => not_ready += 1,
+                _ => unknown += 1,
+            }
+        }
+        metrics.set_resources(kind, ready, not_ready, unknown);
     }
 }
 
@@ -494,6 +583,77 @@ mod tests {
         let third = next(&mut rx).await;
         assert!(third.tenants.is_empty());
         task.abort();
+    }
+
+    /// Issue 6: a pass over unchanged resources writes nothing, and the metrics say so.
+    #[tokio::test]
+    async fn no_op_passes_write_nothing() {
+        use crate::metrics::sample_sum;
+        let dir = tempfile::tempdir().unwrap();
+        let admin = "apiVersion: idrelay.dev/v1alpha1\nkind: TechnicalAdmin\nmetadata: {name: a}\nspec: {tenantRef: {name: acme}, displayName: A, permissions: [ReadUsers], secrets: [{secretRef: {name: s, key: k}}]}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: hunter2}\n";
+        std::fs::write(dir.path().join("tenant.yaml"), TENANT).unwrap();
+        std::fs::write(dir.path().join("admin.yaml"), admin).unwrap();
+        let mut driver = FilesDriver::new(dir.path()).unwrap();
+        let status = driver.status();
+        let metrics = driver.metrics();
+        let applies = std::cell::Cell::new(0);
+        let mut apply = |_config: RuntimeConfig| {
+            applies.set(applies.get() + 1);
+            async { Ok::<(), std::convert::Infallible>(()) }
+        };
+        driver.sync(&mut apply).await.unwrap();
+        let first = status.status_json();
+        // The same documents, rewritten byte for byte (a touch), and plain resyncs.
+        std::fs::write(dir.path().join("tenant.yaml"), TENANT).unwrap();
+        for _ in 0..3 {
+            driver.sync(&mut apply).await.unwrap();
+        }
+        assert_eq!(status.status_json(), first);
+        let text = metrics.encode();
+        let sum = |name: &str, labels: &[(&str, &str)]| sample_sum(&text, name, labels);
+        assert_eq!(
+            sum("idrelay_files_passes_total", &[("result", "wrote")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sum("idrelay_files_passes_total", &[("result", "noop")]),
+            Some(3.0)
+        );
+        assert_eq!(sum("idrelay_status_writes_total", &[]), Some(2.0));
+        assert_eq!(
+            sum(
+                "idrelay_status_writes_skipped_total",
+                &[("kind", "TechnicalAdmin")]
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            sum(
+                "idrelay_resources",
+                &[("kind", "Tenant"), ("ready", "True")]
+            ),
+            Some(1.0)
+        );
+        assert!(!text.contains("hunter2"));
+
+        // A real change is one write of the one document that changed.
+        std::fs::write(
+            dir.path().join("tenant.yaml"),
+            TENANT.replace("spec: {}", "spec: {hosts: [acme.example]}"),
+        )
+        .unwrap();
+        driver.sync(&mut apply).await.unwrap();
+        let text = metrics.encode();
+        assert_eq!(
+            sample_sum(&text, "idrelay_files_passes_total", &[("result", "wrote")]),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample_sum(&text, "idrelay_status_writes_total", &[("kind", "Tenant")]),
+            Some(2.0)
+        );
+        assert_eq!(status.status_json()[0]["metadata"]["generation"], 2);
+        assert_eq!(applies.get(), 2);
     }
 
     #[test]

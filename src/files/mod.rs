@@ -5,6 +5,7 @@
 //! - [`load`]: the directory → documents (a broken file keeps its last good documents);
 //! - [`state`]: generations, creation times and statuses between passes; calls [`crate::reconcile`];
 //! - [`status`]: the published statuses and readiness;
+//! - [`changes`]: which status documents a pass changed (nothing is written on a no-op pass);
 //! - [`checks`]: when each target system's live connection check runs, and which results count;
 //! - [`test_connection`]: `idrelay test-connection KIND/NAME` from a configuration directory;
 //! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch and the
@@ -12,6 +13,7 @@
 //!
 //! Invariant: secret values reach only the runtime configuration, never a log line or a status.
 
+pub mod changes;
 pub mod checks;
 pub mod document;
 pub mod driver;
@@ -21,6 +23,7 @@ pub mod status;
 pub mod table;
 pub mod test_connection;
 
+pub use changes::StatusChanges;
 pub use document::{Document, parse_documents};
 pub use driver::{DeliveryHealthSource, FilesDriver};
 pub use load::FilesError;

@@ -1,5 +1,5 @@
-//! The files driver's published status: what `GET /status` serves and whether the first full
-//! pass has been applied (readiness).
+//! The files driver's published status: what `GET /status` serves, whether the first full
+//! pass has been applied (readiness), and the metrics handle `GET /metrics` serves.
 //!
 //! Invariant: holds only statuses (conditions, ids, expiry times), never a secret value.
 
@@ -8,20 +8,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::RwLock;
 
 use super::state::StatusEntry;
+use crate::metrics::Metrics;
 
 /// Shared, cheaply readable status of every resource the files driver knows.
 #[derive(Debug, Default)]
 pub struct FilesStatus {
     entries: RwLock<serde_json::Value>,
     ready: AtomicBool,
+    metrics: Metrics,
 }
 
 impl FilesStatus {
     pub fn new() -> Self {
+        Self::with_metrics(Metrics::new())
+    }
+
+    /// A status that also serves `metrics` on `GET /metrics`.
+    pub fn with_metrics(metrics: Metrics) -> Self {
         FilesStatus {
             entries: RwLock::new(serde_json::Value::Array(vec![])),
             ready: AtomicBool::new(false),
+            metrics,
         }
+    }
+
+    /// The metrics handle the driver records into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Replaces the published entries.
@@ -54,5 +67,9 @@ impl crate::server::StatusSource for FilesStatus {
 
     fn ready(&self) -> bool {
         FilesStatus::ready(self)
+    }
+
+    fn metrics(&self) -> Option<Metrics> {
+        Some(self.metrics.clone())
     }
 }
