@@ -5,7 +5,9 @@
 //! the target (2xx; 404 on DELETE counts as done) or failed permanently (logged); transient
 //! failures (transport, 408, 429, 5xx) are retried with backoff + full jitter, honouring
 //! `Retry-After`, with no budget (the cursor holds, nothing is dropped); the breaker only feeds
-//! `DeliveryHealthy`.
+//! `DeliveryHealthy`. The change-log position is saved off the push path (latest wins, saves in
+//! order) while the task keeps its own copy, so a save still in flight never makes it push a
+//! batch twice; idle tasks are woken by [`change_log_grew`], with a fallback poll.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -121,8 +123,10 @@ pub async fn run(config: Arc<RealTimeTargetConfig>, runtime: Weak<Runtime>, heal
     let mut changes = CHANGE_LOG.subscribe();
     changes.mark_unchanged();
     let mut hooked = false;
+    let saver = spawn_cursor_saver(runtime.clone());
+    let mut cursor = None;
     loop {
-        match step(&target, &runtime).await {
+        match step(&target, &runtime, &mut cursor, &saver).await {
             Ok(true) => {}
             Ok(false) => {
                 let idle = if hooked { IDLE_NOTIFIED } else { IDLE };
@@ -139,8 +143,39 @@ pub async fn run(config: Arc<RealTimeTargetConfig>, runtime: Weak<Runtime>, heal
     }
 }
 
+/// Persists the change-log position off the push path: the latest cursor handed to the
+/// returned sender is saved, in order (a newer value replaces one not yet saved). Stops when
+/// the sender is dropped (the push task ended). A save that is lost (crash, abort) only makes
+/// the next run push some changes again (idempotent upserts and deletes).
+fn spawn_cursor_saver(
+    runtime: Weak<Runtime>,
+) -> tokio::sync::watch::Sender<Option<RealtimeCursor>> {
+    let (tx, mut rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let Some(cursor) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            let Some(rt) = runtime.upgrade() else {
+                return;
+            };
+            if let Err(error) = save(&rt, &cursor).await {
+                tracing::warn!(target = %cursor.target, %error, "could not save a real-time cursor");
+            }
+        }
+    });
+    tx
+}
+
 /// One step: Provision when due, else one batch of changes. `Ok(true)` when work was done.
-async fn step(target: &Arc<Target>, runtime: &Weak<Runtime>) -> Result<bool, String> {
+/// `cached` is the cursor as this task last advanced it (read from the store when `None`);
+/// change-log positions are saved through `saver`, Provision progress synchronously.
+async fn step(
+    target: &Arc<Target>,
+    runtime: &Weak<Runtime>,
+    cached: &mut Option<RealtimeCursor>,
+    saver: &tokio::sync::watch::Sender<Option<RealtimeCursor>>,
+) -> Result<bool, String> {
     let Some(rt) = runtime.upgrade() else {
         return Ok(false);
     };
@@ -149,11 +184,14 @@ async fn step(target: &Arc<Target>, runtime: &Weak<Runtime>) -> Result<bool, Str
         return Ok(false);
     };
     let store = rt.store().clone();
-    let mut cursor = match store
-        .realtime_cursor(&config.tenant, &config.resource)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let stored = match cached.take() {
+        Some(c) => Some(c),
+        None => store
+            .realtime_cursor(&config.tenant, &config.resource)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let mut cursor = match stored {
         Some(c) => c,
         None => {
             // A new target starts at the end of the log; Provision sends what exists.
@@ -173,6 +211,7 @@ async fn step(target: &Arc<Target>, runtime: &Weak<Runtime>) -> Result<bool, Str
     let token = config.provision_token();
     if cursor.provisioned_request.as_deref() != Some(token.as_str()) {
         provision_page(target, &rt, &directory, &mut cursor, &token).await?;
+        *cached = Some(cursor);
         return Ok(true);
     }
     set_health(&target.health, &config.resource, |h| {
@@ -184,12 +223,14 @@ async fn step(target: &Arc<Target>, runtime: &Weak<Runtime>) -> Result<bool, Str
         .await
         .map_err(|e| e.to_string())?;
     let Some(last) = changes.last().map(|c| c.seq) else {
+        *cached = Some(cursor);
         return Ok(false);
     };
     let plan = coalesce(&changes, config.groups);
     push_all(target, &rt, &directory, plan).await;
     cursor.change_seq = last;
-    save(&rt, &cursor).await?;
+    saver.send_replace(Some(cursor.clone()));
+    *cached = Some(cursor);
     Ok(true)
 }
 
