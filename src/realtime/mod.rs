@@ -13,13 +13,17 @@
 //!   prevention, architecture §4.3); each skip is written to the real-time log with the reason;
 //! - secrets stay inside [`OutboundAuth`] (redacted `Debug`), never in logs or health.
 
+pub mod certificate;
 pub mod plan;
+pub mod provision_api;
+pub mod provision_cli;
 pub mod push;
 pub mod test_connection;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, Weak};
 
+pub use crate::auth::certificates::ClientCertificateRequest;
 use crate::runtime::{OutboundAuth, Runtime};
 use crate::store::RowWrite;
 
@@ -42,15 +46,67 @@ pub struct RealTimeTargetConfig {
     pub provision_request: Option<String>,
     /// Retry tuning (`ips.failed.request.retry.*`, see `delivery::backoff`).
     pub properties: BTreeMap<String, String>,
+    /// `certificate` authentication: the client certificate the tenant CA keeps issued for
+    /// this target. `auth` holds it once issued (observed), [`OutboundAuth::None`] before.
+    pub certificate: Option<ClientCertificateRequest>,
+    /// Extra CA certificates (PEM) trusted for the target's TLS server certificate.
+    pub trusted_ca_pem: Option<String>,
+    /// A Provision run requested through the admin endpoint (set by the [`Pusher`] only,
+    /// never by reconcile): `<spec token>+manual:<id>`.
+    pub manual_provision: Option<String>,
 }
 
+/// Separates the declarative token from the id of a manual run in a Provision token.
+pub const MANUAL_SEPARATOR: &str = "+manual:";
+
 impl RealTimeTargetConfig {
-    /// The token a Provision run is recorded under.
-    pub fn provision_token(&self) -> String {
+    /// The token of the declarative Provision request (`spec.provisionRequest`, or `initial`).
+    pub fn spec_provision_token(&self) -> String {
         self.provision_request
             .clone()
             .unwrap_or_else(|| "initial".to_string())
     }
+
+    /// The token a Provision run is recorded under: the manual run when one was requested
+    /// on top of the current declarative token, else the declarative token.
+    pub fn provision_token(&self) -> String {
+        let spec = self.spec_provision_token();
+        match &self.manual_provision {
+            Some(m) if base_token(m) == spec => m.clone(),
+            _ => spec,
+        }
+    }
+}
+
+/// The declarative part of a Provision token (`T` of `T+manual:x`).
+pub fn base_token(token: &str) -> &str {
+    token
+        .split_once(MANUAL_SEPARATOR)
+        .map_or(token, |(base, _)| base)
+}
+
+/// The Provision run to work on for a target whose wanted token is `wanted`, given its
+/// persisted cursor (pure): the run in progress when it belongs to `wanted`'s declarative
+/// token (resumed after a restart, manual or not), nothing when `wanted` (or, for a
+/// declarative token, a manual run on top of it) already finished, else a new run of `wanted`.
+pub fn provision_due(cursor: &crate::store::RealtimeCursor, wanted: &str) -> Option<String> {
+    let done = cursor.provisioned_request.as_deref();
+    let running = cursor.provision_request.as_deref();
+    let declarative = base_token(wanted) == wanted;
+    let mine = |token: &str| {
+        if declarative {
+            base_token(token) == wanted
+        } else {
+            token == wanted
+        }
+    };
+    if let Some(r) = running.filter(|r| mine(r)) {
+        return Some(r.to_string());
+    }
+    if done.is_some_and(mine) {
+        return None;
+    }
+    Some(wanted.to_string())
 }
 
 /// What the pusher observed about one target (for status conditions and counters).
@@ -67,6 +123,10 @@ pub struct PushHealth {
     pub provisioned: Option<u64>,
     /// Users pushed so far by the Provision in progress.
     pub provisioning: Option<u64>,
+    /// `certificate` authentication: the certificate in use (issued by the tenant CA).
+    pub certificate: Option<certificate::ObservedCertificate>,
+    /// `certificate` authentication: why no certificate could be issued.
+    pub certificate_error: Option<String>,
 }
 
 struct Running {
@@ -79,6 +139,15 @@ struct Running {
 pub struct Pusher {
     running: Mutex<BTreeMap<String, Running>>,
     health: Arc<Mutex<BTreeMap<String, PushHealth>>>,
+    /// Manual Provision runs requested through the admin endpoint, by target.
+    manual: Mutex<BTreeMap<String, String>>,
+}
+
+/// Why a manual Provision could not be requested.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvisionRequestError {
+    #[error("no enabled real-time target {0} is running")]
+    NotRunning(String),
 }
 
 impl std::fmt::Debug for Pusher {
@@ -115,6 +184,9 @@ impl Pusher {
                     if let Ok(mut h) = self.health.lock() {
                         h.remove(&name);
                     }
+                    if let Ok(mut m) = self.manual.lock() {
+                        m.remove(&name);
+                    }
                     drop_cursor(&runtime, &old.config);
                 }
             }
@@ -123,11 +195,7 @@ impl Pusher {
             if !target.enabled || running.contains_key(name) {
                 continue;
             }
-            let task = tokio::spawn(push::run(
-                target.clone(),
-                runtime.clone(),
-                self.health.clone(),
-            ));
+            let task = self.spawn(&runtime, target);
             running.insert(
                 name.to_string(),
                 Running {
@@ -136,6 +204,52 @@ impl Pusher {
                 },
             );
         }
+    }
+
+    /// Starts the task of `target` (with the manual Provision run requested for it, if any).
+    fn spawn(
+        &self,
+        runtime: &Weak<Runtime>,
+        target: &Arc<RealTimeTargetConfig>,
+    ) -> tokio::task::JoinHandle<()> {
+        let manual = self
+            .manual
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&target.resource).cloned());
+        let effective = match manual {
+            Some(token) => Arc::new(RealTimeTargetConfig {
+                manual_provision: Some(token),
+                ..(**target).clone()
+            }),
+            None => target.clone(),
+        };
+        tokio::spawn(run_target(effective, runtime.clone(), self.health.clone()))
+    }
+
+    /// Requests a Provision of every user of target `resource` now (the admin endpoint; SAP's
+    /// *Provision* button) and returns the token its progress is recorded under. The target's
+    /// task restarts with the run; pushes of changes continue after it.
+    pub fn request_provision(
+        &self,
+        runtime: Weak<Runtime>,
+        resource: &str,
+    ) -> Result<String, ProvisionRequestError> {
+        let not_running = || ProvisionRequestError::NotRunning(resource.to_string());
+        let mut running = self.running.lock().map_err(|_| not_running())?;
+        let entry = running.get_mut(resource).ok_or_else(not_running)?;
+        let token = format!(
+            "{}{MANUAL_SEPARATOR}{}",
+            entry.config.spec_provision_token(),
+            uuid::Uuid::new_v4().simple()
+        );
+        if let Ok(mut manual) = self.manual.lock() {
+            manual.insert(resource.to_string(), token.clone());
+        }
+        entry.task.abort();
+        let config = entry.config.clone();
+        entry.task = self.spawn(&runtime, &config);
+        Ok(token)
     }
 
     /// What was observed about target `resource` (`namespace/name`).
@@ -156,6 +270,58 @@ impl Pusher {
 impl Drop for Pusher {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The task of one target: with `certificate` authentication, keeps its client certificate
+/// issued (retrying every [`certificate::RETRY`] when the CA cannot issue it) and renews it
+/// when due; pushes with it ([`push::run`]).
+async fn run_target(
+    config: Arc<RealTimeTargetConfig>,
+    runtime: Weak<Runtime>,
+    health: Arc<Mutex<BTreeMap<String, PushHealth>>>,
+) {
+    let Some(request) = config.certificate.clone() else {
+        push::run(config, runtime, health).await;
+        return;
+    };
+    loop {
+        let Some(rt) = runtime.upgrade() else {
+            return;
+        };
+        let observed = certificate::ensure_for(rt, config.clone(), request.clone()).await;
+        let set = |f: &dyn Fn(&mut PushHealth)| {
+            if let Ok(mut map) = health.lock() {
+                f(map.entry(config.resource.clone()).or_default());
+            }
+        };
+        let observed = match observed {
+            Ok(o) => o,
+            Err(error) => {
+                tracing::warn!(target = %config.resource, %error, "no client certificate for the real-time target");
+                set(&|h| {
+                    h.certificate = None;
+                    h.certificate_error = Some(error.clone());
+                });
+                tokio::time::sleep(certificate::RETRY).await;
+                continue;
+            }
+        };
+        set(&|h| {
+            h.certificate = Some(observed.clone());
+            h.certificate_error = None;
+        });
+        let effective = Arc::new(RealTimeTargetConfig {
+            auth: OutboundAuth::ClientCertificate {
+                certificate_pem: observed.issued.cert_pem.clone(),
+                private_key_pem: observed.issued.key_pem.clone(),
+            },
+            ..(*config).clone()
+        });
+        tokio::select! {
+            () = push::run(effective, runtime.clone(), health.clone()) => return,
+            () = certificate::renewal_due(observed.issued.not_after) => {}
+        }
     }
 }
 
@@ -180,4 +346,78 @@ fn drop_cursor(runtime: &Weak<Runtime>, target: &RealTimeTargetConfig) {
             tracing::warn!(%error, "could not drop the cursor of a removed real-time target");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RealtimeCursor;
+
+    fn cursor(running: Option<&str>, done: Option<&str>) -> RealtimeCursor {
+        RealtimeCursor {
+            provision_request: running.map(str::to_string),
+            provisioned_request: done.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn which_provision_run_is_due() {
+        // A new target: the initial run.
+        assert_eq!(
+            provision_due(&cursor(None, None), "initial").as_deref(),
+            Some("initial")
+        );
+        assert_eq!(
+            provision_due(&cursor(None, Some("initial")), "initial"),
+            None
+        );
+        // A run in progress is resumed (after a restart).
+        assert_eq!(
+            provision_due(&cursor(Some("initial"), None), "initial").as_deref(),
+            Some("initial")
+        );
+        // A manual run on top of the declarative token.
+        let manual = "initial+manual:1";
+        assert_eq!(
+            provision_due(&cursor(None, Some("initial")), manual).as_deref(),
+            Some(manual)
+        );
+        assert_eq!(provision_due(&cursor(None, Some(manual)), manual), None);
+        // After a restart the manual request is gone: its finished run satisfies the
+        // declarative token, and an interrupted one is resumed.
+        assert_eq!(provision_due(&cursor(None, Some(manual)), "initial"), None);
+        assert_eq!(
+            provision_due(&cursor(Some(manual), Some("initial")), "initial").as_deref(),
+            Some(manual)
+        );
+        // A new declarative token starts a new run.
+        assert_eq!(
+            provision_due(&cursor(None, Some(manual)), "t2").as_deref(),
+            Some("t2")
+        );
+        assert_eq!(base_token(manual), "initial");
+    }
+
+    #[test]
+    fn manual_token_applies_to_its_declarative_token_only() {
+        let mut config = RealTimeTargetConfig {
+            resource: "default/push".into(),
+            tenant: "acme".into(),
+            display_name: "P".into(),
+            user_url: "http://h/entities/user".into(),
+            version: 2,
+            groups: false,
+            enabled: true,
+            auth: OutboundAuth::None,
+            provision_request: None,
+            properties: BTreeMap::new(),
+            certificate: None,
+            trusted_ca_pem: None,
+            manual_provision: Some("initial+manual:x".into()),
+        };
+        assert_eq!(config.provision_token(), "initial+manual:x");
+        config.provision_request = Some("t2".into());
+        assert_eq!(config.provision_token(), "t2");
+    }
 }

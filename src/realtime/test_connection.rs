@@ -43,6 +43,12 @@ pub async fn test_connection(target: &RealTimeTargetConfig) -> ConnectionCheck {
         reason: reason.to_string(),
         message,
     };
+    if target.certificate.is_some() && target.auth == crate::runtime::OutboundAuth::None {
+        return fail(
+            "CertificatePending",
+            "the client certificate of the tenant CA is not issued yet".to_string(),
+        );
+    }
     let client = match ScimClient::new(&settings) {
         Ok(c) => c,
         Err(e) => return fail(e.reason(), format!("{url}: {e}")),

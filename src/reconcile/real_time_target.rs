@@ -9,8 +9,12 @@
 //! - `version` ≠ the source system's API version → `Stalled`, `VersionMismatch`;
 //! - tenant or source system missing, a Secret key missing → `Reconciling` (left out of the
 //!   configuration: nothing is pushed without credentials);
-//! - `certificate` authentication → `Reconciling`, `CertificatePending` until the tenant CA
-//!   module issues certificates;
+//! - `certificate` authentication: the subject CN `<common name>(<admin user id>)` longer than
+//!   64 characters → `Stalled`, `InvalidCommonName` with the CA's message; the admin missing →
+//!   `Reconciling`, `TechnicalAdminNotFound`; otherwise the target is configured with a
+//!   [`ClientCertificateRequest`] and stays `Reconciling`, `CertificatePending` (or
+//!   `CertificateError`) until the pusher reports the certificate the tenant CA issued for it
+//!   (an observation, [`PushHealth::certificate`]); then that certificate is its `auth`;
 //! - a failed Test Connection → `Reconciling` with its leaf reason (`Stalled` when the
 //!   credentials were rejected); otherwise `Ready=True` (`Disabled` when `enabled: false`).
 //!
@@ -27,6 +31,7 @@ use crate::api::conditions::{
 };
 use crate::api::real_time_target::{CONNECTION_VERIFIED, DELIVERY_HEALTHY, PROVISIONED};
 use crate::api::{RealTimeTarget, RealTimeTargetStatus};
+use crate::auth::certificates::{ClientCertificateRequest, is_path_segment};
 use crate::realtime::{PushHealth, RealTimeTargetConfig};
 use crate::runtime::{OutboundAuth, RuntimeConfig};
 
@@ -36,8 +41,14 @@ use super::{ObjectKey, whole_seconds};
 
 /// Reason: the target's version differs from the source system's `ias.api.version`.
 pub const VERSION_MISMATCH: &str = "VersionMismatch";
-/// Reason: certificate authentication waits for the tenant CA.
+/// Reason: certificate authentication waits for the client certificate of the tenant CA.
 pub const CERTIFICATE_PENDING: &str = "CertificatePending";
+/// Reason: the tenant CA could not issue the client certificate.
+pub const CERTIFICATE_ERROR: &str = "CertificateError";
+/// Reason: the subject CN `<common name>(<admin user id>)` is not allowed (longer than 64).
+pub const INVALID_COMMON_NAME: &str = "InvalidCommonName";
+/// Reason: the TechnicalAdmin of `certificate` authentication is not configured.
+pub const TECHNICAL_ADMIN_NOT_FOUND: &str = "TechnicalAdminNotFound";
 /// Reason: the referenced SourceSystem is not configured in the tenant.
 pub const SOURCE_SYSTEM_NOT_FOUND: &str = "SourceSystemNotFound";
 /// Default `runtimeUrl` for `sourceSystemRef`.
@@ -118,7 +129,11 @@ pub fn reconcile_real_time_targets(
                     status.skipped = Some(p.skipped);
                     status.failed = Some(p.failed);
                 }
-                let health = ready_health(target.spec.enabled, check);
+                let mut resolved = resolved;
+                let health = match with_observed_certificate(&mut resolved, push) {
+                    Some(pending) => pending,
+                    None => ready_health(target.spec.enabled, check),
+                };
                 out.accepted.push(Arc::new(resolved));
                 health
             }
@@ -225,6 +240,7 @@ fn resolve(
                 )
             })
     };
+    let mut certificate = None;
     let outbound = if let Some(b) = &auth.basic {
         OutboundAuth::Basic {
             username: b.client_id.clone(),
@@ -239,13 +255,53 @@ fn resolve(
             client_id: o.client_id.clone(),
             client_secret: get("oauth.clientSecretRef", &o.client_secret_ref)?,
         }
+    } else if let Some(c) = &auth.certificate {
+        let wanted = format!("{}/{}", key.namespace, c.technical_admin_ref.name);
+        let Some(admin) = tenant.admins.values().find(|a| a.resource == wanted) else {
+            return Err((
+                Health::progressing(
+                    TECHNICAL_ADMIN_NOT_FOUND,
+                    format!(
+                        "spec.authentication.certificate.technicalAdminRef: TechnicalAdmin {wanted} is not configured in tenant {tenant_name}"
+                    ),
+                ),
+                None,
+            ));
+        };
+        if !is_path_segment(&c.output_secret_name) {
+            return Err(invalid(format!(
+                "spec.authentication.certificate.outputSecretName: {:?} is not a Secret name",
+                c.output_secret_name
+            )));
+        }
+        let request = ClientCertificateRequest {
+            tenant: tenant_name.clone(),
+            common_name: c.common_name.clone(),
+            admin_user_id: admin.user_id.clone(),
+            password: get("certificate.passwordRef", &c.password_ref)?,
+            output_namespace: key.namespace.clone(),
+            output_secret: c.output_secret_name.clone(),
+        };
+        if let Err(e) = request.subject() {
+            return Err((
+                Health::stalled(
+                    INVALID_COMMON_NAME,
+                    format!("spec.authentication.certificate.commonName: {e}"),
+                ),
+                None,
+            ));
+        }
+        if request.password.is_empty() {
+            return Err(invalid(
+                "spec.authentication.certificate.passwordRef: the keystore password must not be empty"
+                    .into(),
+            ));
+        }
+        certificate = Some(request);
+        OutboundAuth::None
     } else {
-        return Err((
-            Health::progressing(
-                CERTIFICATE_PENDING,
-                "certificate authentication needs a client certificate from the tenant CA, which is not issued yet",
-            ),
-            None,
+        return Err(invalid(
+            "spec.authentication: set exactly one of basic, oauth, certificate".into(),
         ));
     };
     Ok(RealTimeTargetConfig {
@@ -259,7 +315,40 @@ fn resolve(
         auth: outbound,
         provision_request: spec.provision_request.clone(),
         properties: BTreeMap::new(),
+        certificate,
+        trusted_ca_pem: None,
+        manual_provision: None,
     })
+}
+
+/// For `certificate` authentication: puts the certificate the pusher observed into `auth` when
+/// it is the one requested (same subject CN); else the health to report while it is pending or
+/// failing. `None` for other authentication methods and once the certificate is in place.
+fn with_observed_certificate(
+    resolved: &mut RealTimeTargetConfig,
+    push: Option<&PushHealth>,
+) -> Option<Health> {
+    let request = resolved.certificate.as_ref()?;
+    let subject = request.subject().ok()?;
+    match push.and_then(|p| p.certificate.as_ref()) {
+        Some(observed) if observed.subject == subject => {
+            resolved.auth = OutboundAuth::ClientCertificate {
+                certificate_pem: observed.issued.cert_pem.clone(),
+                private_key_pem: observed.issued.key_pem.clone(),
+            };
+            None
+        }
+        _ => Some(match push.and_then(|p| p.certificate_error.as_ref()) {
+            Some(error) => Health::progressing(
+                CERTIFICATE_ERROR,
+                format!("the tenant CA could not issue the client certificate {subject}: {error}"),
+            ),
+            None => Health::progressing(
+                CERTIFICATE_PENDING,
+                format!("waiting for the tenant CA to issue the client certificate {subject}"),
+            ),
+        }),
+    }
 }
 
 /// The tenant's own token endpoint next to a real-time URL: everything before
@@ -427,6 +516,136 @@ mod tests {
         let status = out.statuses.values().next().unwrap();
         assert_eq!(ready_of(status), ("False".into(), "InvalidSpec".into()));
         assert!(out.accepted.is_empty());
+    }
+
+    fn config_with_admin(user_id: &str) -> RuntimeConfig {
+        let mut tenant = crate::runtime::TenantConfig {
+            name: "acme".into(),
+            ..Default::default()
+        };
+        tenant.admins.insert(
+            "c1".into(),
+            crate::runtime::AdminConfig {
+                resource: "default/acme-admin".into(),
+                display_name: "admin".into(),
+                client_id: "c1".into(),
+                user_id: user_id.into(),
+                permissions: Default::default(),
+                secrets: Vec::new(),
+                lock_after_failed_logons: false,
+            },
+        );
+        let mut config = RuntimeConfig::default();
+        config.tenants.insert("acme".into(), tenant);
+        config
+    }
+
+    fn certificate_target(common_name: &str) -> RealTimeTarget {
+        target(serde_json::json!({
+            "tenantRef": {"name": "acme"}, "displayName": "P",
+            "scimUrl": "https://h/x/entities/user",
+            "authentication": {"certificate": {
+                "commonName": common_name, "technicalAdminRef": {"name": "acme-admin"},
+                "passwordRef": {"name": "p12", "key": "password"}, "outputSecretName": "push-cert"}}
+        }))
+    }
+
+    #[test]
+    fn certificate_authentication_waits_for_the_observed_certificate() {
+        use crate::auth::certificates::{TenantCa, Validity, issue_client_certificate};
+        let config = config_with_admin("T000001");
+        let secret = crate::reconcile::test_support::secret("default", "p12", "password", "pw");
+        let secrets = [secret];
+        let index = SecretIndex::new(&secrets);
+        let run = |observed: &RealTimeObservations, cn: &str| {
+            reconcile_real_time_targets(
+                &[certificate_target(cn)],
+                &config,
+                &index,
+                observed,
+                t(200),
+            )
+        };
+        // Subject CN too long: Stalled with the CA's message.
+        let long = run(&RealTimeObservations::default(), &"c".repeat(56));
+        let status = long.statuses.values().next().unwrap();
+        assert_eq!(
+            ready_of(status),
+            ("False".into(), INVALID_COMMON_NAME.into())
+        );
+        let ready = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
+        assert!(
+            ready
+                .message
+                .contains("The maximum length of the CN is 64 characters"),
+            "{}",
+            ready.message
+        );
+        assert!(long.accepted.is_empty());
+        // Pending: configured with the request, no credentials yet.
+        let pending = run(&RealTimeObservations::default(), "RT");
+        let accepted = &pending.accepted[0];
+        assert_eq!(accepted.auth, OutboundAuth::None);
+        let request = accepted.certificate.as_ref().unwrap();
+        assert_eq!(request.subject().unwrap(), "RT(T000001)");
+        assert_eq!(request.password, "pw");
+        assert_eq!(request.output_secret, "push-cert");
+        let status = pending.statuses.values().next().unwrap();
+        assert_eq!(
+            ready_of(status),
+            ("False".into(), CERTIFICATE_PENDING.into())
+        );
+        assert!(!format!("{:?}", pending.accepted).contains("\"pw\""));
+        // Observed: the certificate becomes the target's auth.
+        let now = jiff::Timestamp::now();
+        let ca = TenantCa::generate("acme", now).unwrap();
+        let issued =
+            issue_client_certificate(&ca, "RT", "T000001", Validity::starting(now, 365)).unwrap();
+        let mut observed = RealTimeObservations::default();
+        observed.push.insert(
+            "default/push".into(),
+            PushHealth {
+                healthy: true,
+                certificate: Some(crate::realtime::certificate::ObservedCertificate {
+                    subject: "RT(T000001)".into(),
+                    issued: issued.clone(),
+                }),
+                ..Default::default()
+            },
+        );
+        let done = run(&observed, "RT");
+        assert_eq!(
+            done.accepted[0].auth,
+            OutboundAuth::ClientCertificate {
+                certificate_pem: issued.cert_pem.clone(),
+                private_key_pem: issued.key_pem.clone(),
+            }
+        );
+        let status = done.statuses.values().next().unwrap();
+        assert_eq!(ready_of(status), ("True".into(), "Ready".into()));
+        // A certificate for another subject (the common name changed) does not count.
+        let renamed = run(&observed, "RT2");
+        assert_eq!(renamed.accepted[0].auth, OutboundAuth::None);
+        // An unknown admin: Reconciling.
+        let no_admin = reconcile_real_time_targets(
+            &[certificate_target("RT")],
+            &RuntimeConfig {
+                tenants: [("acme".to_string(), crate::runtime::TenantConfig::default())].into(),
+                ..Default::default()
+            },
+            &index,
+            &RealTimeObservations::default(),
+            t(200),
+        );
+        let status = no_admin.statuses.values().next().unwrap();
+        assert_eq!(
+            ready_of(status),
+            ("False".into(), TECHNICAL_ADMIN_NOT_FOUND.into())
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! directory), client certificates issued by it for technical administrators
 //! ([`issue_client_certificate`]), PKCS#12 keystores ([`pkcs12`]), the mapping of a presented
 //! client certificate to its technical administrator ([`certificate_admin`]) and, for the files
-//! driver, the files that stand in for Kubernetes Secrets ([`write_secret_files`]).
+//! driver, the files that stand in for Kubernetes Secrets ([`write_secret_files`]); keeping the
+//! client certificate of a `certificate`-authenticated real-time target issued, stored and
+//! renewed ([`ensure_client_certificate`]).
 //!
 //! Trust rule (stateless, architecture §4.6): a tenant's CA only signs certificates for the
 //! technical administrators it was asked to, with subject CN `<common name>(<admin user id>)`.
@@ -15,6 +17,7 @@
 
 pub mod ca;
 pub mod client;
+pub mod issuance;
 pub mod keystore;
 pub mod secret_files;
 pub mod trust;
@@ -26,8 +29,11 @@ pub use client::{
     issue_client_certificate, max_common_name_len, needs_renewal, subject_common_name,
     user_id_of_common_name,
 };
+pub use issuance::{
+    ClientCertificateRequest, Decision, certificate_subject_cn, decide, ensure_client_certificate,
+};
 pub use keystore::{Pkcs12Contents, pkcs12, read_pkcs12};
-pub use secret_files::{SECRETS_DIR, SecretFiles, write_secret_files};
+pub use secret_files::{SECRETS_DIR, SecretFiles, read_secret_files, write_secret_files};
 pub use trust::{CertRefusal, TenantCas, certificate_admin};
 
 /// Why a certificate operation failed (never carries key material).

@@ -101,6 +101,32 @@ pub fn write_secret_files(
     Ok(dir)
 }
 
+/// Reads the files of secret `namespace/name` in `data_dir`; a missing folder or key is `None`.
+pub fn read_secret_files(
+    data_dir: &Path,
+    namespace: &str,
+    name: &str,
+) -> Result<SecretFiles, CertError> {
+    let dir = secret_dir(data_dir, namespace, name)?;
+    let read = |key: &str| -> Result<Option<Vec<u8>>, CertError> {
+        let path = dir.join(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CertError::io(&path, e)),
+        }
+    };
+    let text = |key: &str| -> Result<Option<String>, CertError> {
+        Ok(read(key)?.and_then(|b| String::from_utf8(b).ok()))
+    };
+    Ok(SecretFiles {
+        tls_crt: text("tls.crt")?,
+        tls_key: text("tls.key")?,
+        ca_crt: text("ca.crt")?,
+        keystore_p12: read("keystore.p12")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +162,14 @@ mod tests {
             }
         }
         assert!(!format!("{files:?}").contains("hunter2"));
+        assert_eq!(
+            read_secret_files(dir.path(), "default", "acme-cert").unwrap(),
+            files
+        );
+        assert_eq!(
+            read_secret_files(dir.path(), "default", "missing").unwrap(),
+            SecretFiles::default()
+        );
         assert!(matches!(
             write_secret_files(dir.path(), "..", "x", &files),
             Err(CertError::InvalidPathSegment(_))

@@ -85,6 +85,11 @@ impl TenantCas {
         }
     }
 
+    /// The data directory the CAs (and the files-mode output Secrets) live in; `None` in memory.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_deref()
+    }
+
     /// The CA of `tenant`, loading or creating it on first use.
     pub fn get(&self, tenant: &str) -> Result<Arc<TenantCa>, CertError> {
         let mut loaded = self.loaded.lock();
