@@ -256,4 +256,9 @@ fn schema_defaults() {
         realtime["runtimeUrl"]["default"],
         idrelay::api::real_time_target::DEFAULT_RUNTIME_URL
     );
+    // The schema default and the one reconcile applies when the field is absent agree.
+    assert_eq!(
+        idrelay::api::real_time_target::DEFAULT_RUNTIME_URL,
+        idrelay::reconcile::real_time_target::DEFAULT_RUNTIME_URL
+    );
 }
