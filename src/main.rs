@@ -77,6 +77,9 @@ enum Command {
     /// Test Connection of a targetsystem/NAME or realtimetarget/NAME, in-process, from the
     /// resources of a configuration directory (exit code 1 when it fails).
     TestConnection(TestConnectionArgs),
+    /// Provision a real-time target of a running instance (push every user once) with a
+    /// progress bar, through the admin listener.
+    Provision(idrelay::realtime::provision_cli::ProvisionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +273,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Logs(args) => logs(args).await,
         Command::Job(JobCommand::Run(args)) => job_run(args).await,
         Command::Job(JobCommand::Log(args)) => job_log(args).await,
+        Command::Provision(args) => Ok(idrelay::realtime::provision_cli::run(args).await?),
         Command::TestConnection(args) => {
             let check =
                 idrelay::files::test_connection::test_connection(&args.config, &args.target)
@@ -352,7 +356,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let status_source: Arc<dyn StatusSource> = status;
     let admin = tokio::spawn(server::serve_router(
         admin_listener,
-        server::admin_router(status_source),
+        server::admin_router(status_source)
+            .merge(idrelay::realtime::provision_api::router(Arc::clone(&runtime))),
         None,
         shutdown(),
     ));
