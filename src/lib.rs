@@ -22,6 +22,7 @@ pub mod delivery;
 pub mod directory;
 pub mod files;
 pub mod metrics;
+pub mod operator;
 pub mod provisioning;
 pub mod realtime;
 pub mod reconcile;

@@ -63,6 +63,9 @@ struct Cli {
 enum Command {
     /// Run the runtime on the embedded default: resources from YAML files in a directory.
     Serve(ServeArgs),
+    /// Run as a Kubernetes operator: resources from the API server, status subresources and
+    /// Events, leader election; serves the tenant APIs of the leader.
+    Operator(idrelay::operator::OperatorArgs),
     /// Print the CustomResourceDefinitions (YAML).
     Crds,
     /// Import users from a CSV file (application-level or full-profile format) into a tenant.
@@ -287,6 +290,10 @@ async fn run() -> anyhow::Result<()> {
         Command::Serve(args) => {
             init_tracing();
             serve(args).await
+        }
+        Command::Operator(args) => {
+            init_tracing();
+            Ok(idrelay::operator::run(args, shutdown_signal()).await?)
         }
     }
 }
