@@ -23,6 +23,8 @@ mod process;
 mod provisioning;
 #[path = "idrelay_bench/report.rs"]
 mod report;
+#[path = "idrelay_bench/resources.rs"]
+mod resources;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +85,9 @@ enum Command {
     /// CSV import vs SCIM v2 /Bulk: rows/s and the server's peak memory for the same users
     /// (`--rows 25000`).
     Csv(csv::Args),
+    /// 1,000 resources of mixed kinds through the files driver (issue 6): time to all Ready,
+    /// resident memory, passes that wrote nothing.
+    Resources(resources::Args),
     /// Internal: serve the ceiling handler (used by `directory`).
     #[command(hide = true)]
     CeilingServe {
@@ -101,6 +106,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::CeilingServe { listen } => ceiling::serve(listen),
         Command::Csv(args) => csv::main(args),
+        Command::Resources(args) => resources::main(args),
         Command::Provisioning(args) => provisioning::main(args),
         Command::Directory {
             users,
