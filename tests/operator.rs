@@ -311,6 +311,29 @@ async fn status_apply_with_an_event_then_no_write_on_a_no_op_pass() {
     assert!((270.0..=330.0).contains(&requeue_secs(&action)));
     assert_eq!(ctx.passes_computed(), 1);
     assert_eq!(sink.0.lock().unwrap().len(), 1);
+
+    // Metrics: one write, one skipped write, two successful reconciles, one Ready Tenant.
+    let text = ctx.metrics().encode();
+    let sample = |name: &str, labels: &[(&str, &str)]| {
+        idrelay::metrics::sample_sum(&text, name, labels).unwrap_or(0.0)
+    };
+    let tenant = [("kind", "Tenant")];
+    assert_eq!(sample("idrelay_status_writes_total", &tenant), 1.0);
+    assert_eq!(sample("idrelay_status_writes_skipped_total", &tenant), 1.0);
+    assert_eq!(
+        sample(
+            "idrelay_reconcile_total",
+            &[("kind", "Tenant"), ("result", "success")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            "idrelay_resources",
+            &[("kind", "Tenant"), ("ready", "True")]
+        ),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -442,4 +465,38 @@ async fn deleting_removes_from_the_runtime_then_the_finalizer() {
     gone.metadata.finalizers = None;
     respond(send, &gone);
     assert_eq!(done(task).await, Action::await_change());
+}
+
+#[tokio::test]
+async fn a_fresh_pass_requeues_the_objects_whose_status_it_changes() {
+    use futures::StreamExt;
+    let (tenant_tx, mut tenant_rx) = futures::channel::mpsc::unbounded();
+    let (admin_tx, mut admin_rx) = futures::channel::mpsc::unbounded();
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let stores = Stores {
+        tenants: store(vec![tenant(Some(first_sight()), true)]),
+        technical_admins: store(vec![admin(Some(first_sight()))]),
+        source_systems: store(vec![]),
+        target_systems: store(vec![]),
+        real_time_targets: store(vec![]),
+        secrets: store(vec![secret()]),
+    };
+    let ctx = Context::new(client, stores, Arc::new(Sink::default()), None).with_kicks(
+        idrelay::operator::Kicks {
+            tenants: Some(tenant_tx),
+            technical_admins: Some(admin_tx),
+            ..Default::default()
+        },
+    );
+    ctx.shared_pass().await.unwrap();
+    let kicked = tenant_rx.next().await.unwrap().unwrap();
+    assert_eq!(kicked.metadata.name.as_deref(), Some("acme"));
+    let kicked = admin_rx.next().await.unwrap().unwrap();
+    assert_eq!(kicked.metadata.name.as_deref(), Some("adm"));
+    // The memoized pass re-queues nothing.
+    ctx.shared_pass().await.unwrap();
+    assert_eq!(ctx.passes_computed(), 1);
+    assert!(tenant_rx.try_recv().is_err());
+    assert!(admin_rx.try_recv().is_err());
 }

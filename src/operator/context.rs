@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::future::BoxFuture;
@@ -46,14 +45,6 @@ impl ConfigSink for crate::runtime::Runtime {
                 .map_err(|e| e.to_string())
         })
     }
-}
-
-/// Hook for reconcile metrics (helper D's `src/metrics` registry plugs in here).
-pub trait ReconcileMetrics: Send + Sync {
-    /// One reconcile of `kind` took `duration`; `error` is the error's metric label.
-    fn reconciled(&self, kind: Kind, duration: Duration, error: Option<&'static str>);
-    /// One shared pass was computed in `duration`.
-    fn pass_computed(&self, _duration: Duration) {}
 }
 
 /// The reflector stores the shared pass reads.
@@ -164,7 +155,6 @@ pub struct Context {
     /// Consecutive API errors per object.
     failures: Mutex<HashMap<(Kind, ObjectKey), u32>>,
     kicks: Kicks,
-    metrics: Option<Arc<dyn ReconcileMetrics>>,
     pub status: Arc<OperatorStatus>,
     /// Woken when a new configuration was applied (the observer loop starts its checks).
     pub applied_notify: tokio::sync::Notify,
@@ -203,7 +193,6 @@ impl Context {
             streaks: Mutex::default(),
             failures: Mutex::default(),
             kicks: Kicks::default(),
-            metrics: None,
             status: Arc::new(OperatorStatus::new()),
             applied_notify: tokio::sync::Notify::new(),
         }
@@ -219,11 +208,6 @@ impl Context {
         self
     }
 
-    pub fn with_metrics(mut self, metrics: Arc<dyn ReconcileMetrics>) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-
     pub fn with_status(mut self, status: Arc<OperatorStatus>) -> Self {
         self.status = status;
         self
@@ -233,8 +217,9 @@ impl Context {
         &self.recorder
     }
 
-    pub fn metrics(&self) -> Option<&Arc<dyn ReconcileMetrics>> {
-        self.metrics.as_ref()
+    /// The metrics handle (shared with `/metrics` through [`OperatorStatus`]).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        self.status.metrics()
     }
 
     /// How many shared passes were computed so far.
@@ -254,7 +239,6 @@ impl Context {
         let fingerprint = self.stores.fingerprint();
         let applied = self.applied().await.unwrap_or_default();
         let (obs, rt) = self.observer.observations(&applied);
-        let started = Instant::now();
         let (mut pass, mut fresh) = self
             .cache
             .get_or_compute(fingerprint, &obs, &rt, || self.stores.snapshot());
@@ -268,13 +252,11 @@ impl Context {
                     .get_or_compute(fingerprint, &obs2, &rt2, || self.stores.snapshot());
                 fresh = true;
             }
-            if let Some(m) = &self.metrics {
-                m.pass_computed(started.elapsed());
-            }
         }
         self.ensure_applied(&pass.config).await?;
         if fresh {
             self.status.publish(&pass);
+            self.record_resources(&pass);
             self.kick_changed(&pass);
         }
         Ok(pass)
@@ -298,6 +280,27 @@ impl Context {
         *applied = Some(Arc::new(config.clone()));
         self.applied_notify.notify_one();
         Ok(())
+    }
+
+    /// Sets the `resources` gauge (Ready True/False/Unknown per kind) from `pass`.
+    fn record_resources(&self, pass: &SharedPass) {
+        for kind in Kind::ALL {
+            let (mut ready, mut not_ready, mut unknown) = (0, 0, 0);
+            for ((k, _), status) in &pass.statuses {
+                if *k != kind {
+                    continue;
+                }
+                match super::decide::condition_of(status, crate::api::conditions::READY)
+                    .and_then(|c| c["status"].as_str())
+                {
+                    Some("True") => ready += 1,
+                    Some("False") => not_ready += 1,
+                    _ => unknown += 1,
+                }
+            }
+            self.metrics()
+                .set_resources(kind.as_str(), ready, not_ready, unknown);
+        }
     }
 
     /// Re-queues every object whose desired status differs from its stored one.

@@ -25,6 +25,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{Event, finalizer};
 
+use crate::metrics::ReconcileResult;
 use crate::reconcile::ObjectKey;
 
 use super::Error;
@@ -62,16 +63,19 @@ pub async fn reconcile<K: OperatorKind>(obj: Arc<K>, ctx: Arc<Context>) -> Resul
     let started = Instant::now();
     let key = ObjectKey::of(obj.meta());
     let result = reconcile_inner(obj, &ctx).await;
-    if let Some(m) = ctx.metrics() {
-        m.reconciled(
-            K::KIND,
-            started.elapsed(),
-            result.as_ref().err().map(Error::metric_label),
-        );
-    }
-    if result.is_ok() {
-        ctx.succeeded(K::KIND, &key);
-    }
+    let outcome = match &result {
+        Ok(_) => {
+            ctx.succeeded(K::KIND, &key);
+            ReconcileResult::Success
+        }
+        Err(e) => {
+            ctx.metrics()
+                .reconcile_error(K::KIND.as_str(), e.metric_label());
+            ReconcileResult::Error
+        }
+    };
+    ctx.metrics()
+        .reconcile_finished(K::KIND.as_str(), started.elapsed(), outcome);
     result
 }
 
@@ -107,9 +111,12 @@ async fn apply<K: OperatorKind>(obj: Arc<K>, ctx: &Arc<Context>) -> Result<Actio
     let current = obj.status_json();
     if let Some(body) = status_patch(K::KIND.as_str(), &current, desired) {
         apply_status(&api, &name, body).await?;
+        ctx.metrics().status_written(K::KIND.as_str());
         for e in transition_events(&current, desired) {
             publish_event(ctx, obj.as_ref(), e).await;
         }
+    } else {
+        ctx.metrics().status_write_skipped(K::KIND.as_str());
     }
     let readiness = decide::readiness(desired);
     let streak = ctx.not_ready_streak(K::KIND, &key, readiness != Readiness::Progressing);

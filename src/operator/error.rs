@@ -30,21 +30,21 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short label for metrics (`kube`, `finalizer`, `apply`, …).
+    /// A CamelCase code word for the `reason` label of `reconcile_errors_total`.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Kube(_) => "kube",
+            Error::Kube(_) => "ApiError",
             Error::Finalizer(e) => match e.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(inner)
                 | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.metric_label(),
-                _ => "finalizer",
+                _ => "FinalizerError",
             },
-            Error::Apply(_) => "apply",
-            Error::Unnamed => "unnamed",
-            Error::Client(_) => "client",
-            Error::Lease(_) => "lease",
-            Error::LostLeadership(_) => "lost_leadership",
-            Error::Startup(_) => "startup",
+            Error::Apply(_) => "ApplyFailed",
+            Error::Unnamed => "Unnamed",
+            Error::Client(_) => "ClientError",
+            Error::Lease(_) => "LeaseError",
+            Error::LostLeadership(_) => "LostLeadership",
+            Error::Startup(_) => "StartupError",
         }
     }
 }

@@ -41,7 +41,7 @@ pub mod secrets;
 pub mod status;
 pub mod wiring;
 
-pub use context::{ConfigSink, Context, Kicks, ReconcileMetrics, Stores};
+pub use context::{ConfigSink, Context, Kicks, Stores};
 pub use controller::{error_policy, reconcile};
 pub use error::Error;
 pub use kinds::{Kind, OperatorKind};
