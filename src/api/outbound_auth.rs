@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::refs::SecretKeyRef;
+use super::source_system::{HTTP_URL_MESSAGE, HTTP_URL_RULE};
 
 /// CEL rule: exactly one of the four methods is set.
 pub const OUTBOUND_ONE_OF_RULE: &str = "(has(self.basic) ? 1 : 0) + (has(self.bearerToken) ? 1 : 0) + \
@@ -61,11 +62,12 @@ pub struct BearerTokenAuth {
 }
 
 /// OAuth 2.0 client credentials grant.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OAuthClientCredentials {
     /// The token endpoint (`https://…/oauth2/token`).
     #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub token_url: String,
     /// The OAuth client id.
     #[schemars(length(min = 1, max = 256))]

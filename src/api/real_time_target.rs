@@ -7,7 +7,7 @@
 //! method (CEL rules in the CRD, and reconcile); status never holds a secret value.
 //!
 //! CRD validation (CEL, checked client-side by `RealTimeTarget::validate_cel`): the two one-of
-//! rules, `version` 1 or 2, the system name rule on `displayName`, the static common name bound
+//! rules, `version` 1 or 2, http(s) URLs, the system name rule on `displayName`, the static common name bound
 //! ([`COMMON_NAME_RULE`]) and the shape of every Secret and object reference.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::refs::{
     DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_RULE, SECRET_NAME_MESSAGE, SecretKeyRef, TenantRef,
 };
-use super::source_system::{SYSTEM_NAME_MESSAGE, SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE};
+use super::source_system::{
+    HTTP_URL_MESSAGE, HTTP_URL_RULE, SYSTEM_NAME_MESSAGE, SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE,
+};
 use super::target_system::SourceSystemRef;
 
 /// CEL rule on the spec: exactly one of `scimUrl` and `sourceSystemRef`.
@@ -109,6 +111,7 @@ pub struct RealTimeTargetSpec {
     /// groups go to the sibling `…/entities/group`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub scim_url: Option<String>,
     /// A SourceSystem (same namespace and tenant): its real-time user URL on `runtimeUrl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,7 @@ pub struct RealTimeTargetSpec {
     /// (default `https://127.0.0.1:8443`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048), extend("default" = DEFAULT_RUNTIME_URL))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub runtime_url: Option<String>,
     /// SCIM version of the pushed bodies: 1 or 2 (default 2); must equal the source system's
     /// `ias.api.version`.
@@ -207,12 +211,13 @@ pub struct RealTimeBasic {
 }
 
 /// OAuth client credentials.
-#[derive(JsonSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RealTimeOAuth {
     /// Default: the tenant's own `/oauth2/token` next to the target URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub token_url: Option<String>,
     /// The technical administrator's client id.
     #[schemars(length(min = 1, max = 256))]

@@ -9,7 +9,7 @@
 //! secret value.
 //!
 //! CRD validation (CEL, checked client-side by `SourceSystem::validate_cel`): the system name
-//! rule, `url` required for `SCIM` and `authentication` only with `url`, and the properties
+//! rule, `url` an http(s) URL and required for `SCIM` and `authentication` only with `url`, and the properties
 //! idrelay interprets with a fixed set of values: `ias.api.version` 1|2 and the log retentions
 //! `ips.realtime.log.retention.days` / `ips.job.log.retention.days` 7|14|30 (surrounding blanks
 //! allowed, as reconcile trims them).
@@ -51,6 +51,11 @@ pub const JOB_RETENTION_RULE: &str = "!('ips.job.log.retention.days' in self) ||
 /// Message of [`JOB_RETENTION_RULE`].
 pub const JOB_RETENTION_MESSAGE: &str =
     "properties[ips.job.log.retention.days] must be 7, 14 or 30";
+/// CEL rule of a system URL: absolute `http`/`https` with a host (what reconcile's URL check
+/// accepts, give or take exotic forms it rejects).
+pub const HTTP_URL_RULE: &str = "self.matches('^https?://[^/?# ]+([/?#][^ ]*)?$')";
+/// Message of [`HTTP_URL_RULE`].
+pub const HTTP_URL_MESSAGE: &str = "must be an absolute http(s) URL with a host";
 /// CEL rule on the spec: a `SCIM` source needs `url`.
 pub const SCIM_NEEDS_URL_RULE: &str = "self.type != 'SCIM' || has(self.url)";
 /// Message of [`SCIM_NEEDS_URL_RULE`].
@@ -149,6 +154,7 @@ pub struct SourceSystemSpec {
     /// directory; required for `SCIM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub url: Option<String>,
     /// How to authenticate to `url` (not used for the tenant's own directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@
 //! counters only (counters rewritten only when they change), never a secret value.
 //!
 //! CRD validation (CEL, checked client-side by `TargetSystem::validate_cel`): the system name
-//! rule, exactly one authentication method ([`super::outbound_auth::OUTBOUND_ONE_OF_RULE`]),
+//! rule, `url` an http(s) URL, each SourceSystem listed once, exactly one authentication method ([`super::outbound_auth::OUTBOUND_ONE_OF_RULE`]),
 //! `properties[ias.api.version]` 1|2 and the shape of every Secret and object reference.
 
 use std::collections::BTreeMap;
@@ -21,14 +21,19 @@ use super::outbound_auth::OutboundAuthentication;
 use super::real_time_target::OBJECT_NAME_MESSAGE;
 use super::refs::{DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_RULE, TenantRef};
 use super::source_system::{
-    API_VERSION_PROPERTY_MESSAGE, API_VERSION_PROPERTY_RULE, SYSTEM_NAME_MESSAGE,
-    SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE, SystemType,
+    API_VERSION_PROPERTY_MESSAGE, API_VERSION_PROPERTY_RULE, HTTP_URL_MESSAGE, HTTP_URL_RULE,
+    SYSTEM_NAME_MESSAGE, SYSTEM_NAME_PATTERN, SYSTEM_NAME_RULE, SystemType,
 };
 
 /// Condition of a TargetSystem: the last live connection check succeeded.
 pub const CONNECTION_VERIFIED: &str = "ConnectionVerified";
 /// Condition of a TargetSystem: deliveries are flowing (circuit closed).
 pub const DELIVERY_HEALTHY: &str = "DeliveryHealthy";
+
+/// CEL rule on `sourceSystemRefs`: no SourceSystem is listed twice.
+pub const UNIQUE_SOURCE_REFS_RULE: &str = "self.all(r, self.exists_one(o, o.name == r.name))";
+/// Message of [`UNIQUE_SOURCE_REFS_RULE`].
+pub const UNIQUE_SOURCE_REFS_MESSAGE: &str = "sourceSystemRefs: a SourceSystem is listed twice";
 
 /// Desired state of a target system.
 // Several `printcolumn(...)` entries are intended; clippy reads them as duplicates.
@@ -76,6 +81,7 @@ pub struct TargetSystemSpec {
     /// most 100: the bound keeps the API server's CEL cost estimate of the per-item rule small).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
+    #[x_kube(validation = Rule::new(UNIQUE_SOURCE_REFS_RULE).message(UNIQUE_SOURCE_REFS_MESSAGE))]
     pub source_system_refs: Vec<SourceSystemRef>,
     /// `SCIM` or `IdentityAuthentication`.
     #[serde(rename = "type")]
@@ -83,6 +89,7 @@ pub struct TargetSystemSpec {
     /// Base URL of the target's SCIM API (e.g. `https://host/scim`); `/Users` and `/Groups` are
     /// appended.
     #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(HTTP_URL_RULE).message(HTTP_URL_MESSAGE))]
     pub url: String,
     /// How to authenticate to the target: exactly one method.
     pub authentication: OutboundAuthentication,

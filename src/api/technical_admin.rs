@@ -6,7 +6,7 @@
 //! secret value, only where it comes from and when it expires.
 //!
 //! CRD validation (CEL, checked client-side by `TechnicalAdmin::validate_cel` and
-//! `validate_cel_update`): the immutable `displayName` (a transition rule), at least one
+//! `validate_cel_update`): the immutable, non-blank `displayName` (a transition rule), at least one
 //! permission, `clientId` a UUID, `userId` a UUID or a T-user id (`T` + 6-10 digits: what the
 //! certificate common name bound relies on) and the shape of every Secret reference.
 
@@ -25,6 +25,10 @@ pub const MAX_SECRETS: usize = 2;
 pub const DISPLAY_NAME_IMMUTABLE_RULE: &str = "self == oldSelf";
 /// Message of [`DISPLAY_NAME_IMMUTABLE_RULE`].
 pub const DISPLAY_NAME_IMMUTABLE_MESSAGE: &str = "displayName is immutable";
+/// CEL rule on `displayName`: not blank.
+pub const DISPLAY_NAME_RULE: &str = "size(self.trim()) > 0";
+/// Message of [`DISPLAY_NAME_RULE`].
+pub const DISPLAY_NAME_MESSAGE: &str = "displayName must not be blank";
 /// CEL rule on `permissions`.
 pub const PERMISSIONS_RULE: &str = "size(self) >= 1";
 /// Message of [`PERMISSIONS_RULE`].
@@ -79,7 +83,8 @@ pub struct TechnicalAdminSpec {
     pub tenant_ref: TenantRef,
     /// Name of the administrator. Cannot be changed after creation (as in SAP).
     #[x_kube(
-        validation = Rule::new(DISPLAY_NAME_IMMUTABLE_RULE).message(DISPLAY_NAME_IMMUTABLE_MESSAGE)
+        validation = Rule::new(DISPLAY_NAME_IMMUTABLE_RULE).message(DISPLAY_NAME_IMMUTABLE_MESSAGE),
+        validation = Rule::new(DISPLAY_NAME_RULE).message(DISPLAY_NAME_MESSAGE)
     )]
     #[schemars(length(min = 1, max = 256))]
     pub display_name: String,

@@ -3,9 +3,12 @@
 //!
 //! Invariant: a tenant's name (`metadata.name`) is unique across namespaces; the reconciler
 //! stalls the later of two Tenants with the same name.
+//!
+//! CRD validation: host names are DNS names (schema pattern), at most 100, each listed once (CEL,
+//! checked client-side by `Tenant::validate_cel`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +17,7 @@ use super::refs::DNS1123_SUBDOMAIN_PATTERN;
 /// Desired state of a Tenant: an identity directory with its SCIM APIs and OAuth endpoint.
 // Several `printcolumn(...)` entries are intended; clippy reads them as duplicates.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Default, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "idrelay.dev",
     version = "v1alpha1",
@@ -52,7 +55,11 @@ pub struct TenantSpec {
     /// paths, e.g. `https://<host>/scim/Users`. A host may belong to one tenant only. The tenant is
     /// always reachable under the path prefix `/tenants/{name}/` as well.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(inner(length(max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN)))]
+    #[schemars(
+        length(max = 100),
+        inner(length(max = 253), pattern(DNS1123_SUBDOMAIN_PATTERN))
+    )]
+    #[x_kube(validation = Rule::new(UNIQUE_HOSTS_RULE).message(UNIQUE_HOSTS_MESSAGE))]
     pub hosts: Vec<String>,
     /// Requests per second the real-time provisioning API accepts for this tenant (token bucket,
     /// burst = 2 × rate); above it, requests get 429 with `Retry-After`. Default 200.
@@ -63,6 +70,11 @@ pub struct TenantSpec {
     )]
     pub real_time_rate_limit: Option<u32>,
 }
+
+/// CEL rule on `hosts`: no host is listed twice.
+pub const UNIQUE_HOSTS_RULE: &str = "self.all(h, self.exists_one(o, o == h))";
+/// Message of [`UNIQUE_HOSTS_RULE`].
+pub const UNIQUE_HOSTS_MESSAGE: &str = "hosts: a host is listed twice";
 
 /// Default of `spec.realTimeRateLimit` (requests per second).
 pub const DEFAULT_REAL_TIME_RATE_LIMIT: u32 = 200;
