@@ -1,24 +1,32 @@
-//! The directory writer: ONE task owns the store's write connection and applies writes in
-//! batches (group commit).
+//! The directory writer: ONE task orders and applies the writes, ONE committer task owns the
+//! store's write connection and commits them in batches (group commit).
 //!
-//! Each batch: take up to [`MAX_BATCH`] queued jobs; run each job's pure state function on a
-//! working copy of its tenant's state (a failing job changes nothing and gets its own error);
-//! write all resulting rows in ONE transaction and commit it (one fsync for the batch); then
-//! publish the new states and answer every job.
+//! The writer task applies each job as soon as it arrives: it runs the job's pure state
+//! function on the tenant's latest state (a failing job changes nothing and gets its own
+//! error) and adds the job's rows to the open batch. When the committer is free, the open
+//! batch is sealed and handed over; the committer writes all its rows in ONE transaction and
+//! commits it (one fsync for the batch), then publishes the new states and answers every job.
+//! While a batch commits, the writer already applies the next jobs on top of the state that
+//! batch will publish (pipelining: the serial state work overlaps the commit).
 //!
 //! Invariants:
 //! - A job is answered with success only after the batch carrying it is committed.
 //! - Readers see only committed state: states are published after the commit, never before.
-//! - If the commit fails, nothing is published and every job that changed something gets a 500.
+//! - At most one batch is with the committer at a time; batches commit in the order the jobs
+//!   were applied.
+//! - If a commit fails, nothing is published and every job of that batch that changed
+//!   something gets a 500; so does every job of the open batch (it was applied on top of the
+//!   failed batch), and the writer starts again from the last committed states.
 //! - Rows-only jobs ([`WriterHandle::submit_rows`]: provisioning events, deliveries, logs) ride
 //!   in the same batches and get the same guarantees, without touching directory state.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::ops::{Batch, atomically};
 use super::state::TenantState;
@@ -84,8 +92,10 @@ impl WriterHandle {
             Ok(value) => Box::new(move |published| {
                 let _ = tx.send(published.map(|state| (value, state)));
             }),
-            Err(error) => Box::new(move |_| {
-                let _ = tx.send(Err(error));
+            // A refused job keeps its own error, unless its batch failed (it may have been
+            // judged against writes that never committed).
+            Err(error) => Box::new(move |settled| {
+                let _ = tx.send(Err(settled.err().unwrap_or(error)));
             }),
         });
         let stopped = || ScimError::internal("the directory writer has stopped");
@@ -120,8 +130,8 @@ impl WriterHandle {
                 }),
                 Err(error) => {
                     writes.truncate(mark);
-                    Box::new(move |_| {
-                        let _ = tx.send(Err(error));
+                    Box::new(move |settled: Result<(), ScimError>| {
+                        let _ = tx.send(Err(settled.err().unwrap_or(error)));
                     })
                 }
             }
@@ -138,46 +148,185 @@ fn now_millis() -> Timestamp {
     Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
 }
 
-async fn run(mut conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
+/// The state of one tenant cell as the writer sees it: committed plus everything applied
+/// since (in batches with the committer or in the open batch).
+type Ahead = Vec<(Arc<ArcSwap<TenantState>>, TenantState)>;
+
+/// The batch the writer is filling.
+struct Open {
+    batch: Batch,
+    /// Indexes into the writer's [`Ahead`] of the cells this batch touched.
+    touched: Vec<usize>,
+    replies: Vec<Pending>,
+    jobs: usize,
+}
+
+impl Open {
+    fn new() -> Open {
+        Open {
+            batch: Batch::new(now_millis()),
+            touched: Vec::new(),
+            replies: Vec::new(),
+            jobs: 0,
+        }
+    }
+
+    /// Applies one job on the latest state of its cell.
+    fn apply(&mut self, job: Job, ahead: &mut Ahead) {
+        self.jobs += 1;
+        let (job_cell, work) = match job {
+            Job::Tenant { cell, work } => (cell, work),
+            Job::Rows(work) => {
+                self.replies
+                    .push(Pending::Rows(work(&mut self.batch.writes)));
+                return;
+            }
+        };
+        let index = match ahead
+            .iter()
+            .position(|(cell, _)| Arc::ptr_eq(cell, &job_cell))
+        {
+            Some(index) => index,
+            None => {
+                let state = TenantState::clone(&job_cell.load());
+                ahead.push((job_cell, state));
+                ahead.len() - 1
+            }
+        };
+        let slot = match self.touched.iter().position(|i| *i == index) {
+            Some(slot) => slot,
+            None => {
+                self.touched.push(index);
+                self.touched.len() - 1
+            }
+        };
+        let reply = work(&mut ahead[index].1, &mut self.batch);
+        self.replies.push(Pending::Tenant(slot, reply));
+    }
+
+    /// The batch as handed to the committer: the states to publish are copies (O(1)) of the
+    /// touched cells' latest states.
+    fn seal(self, ahead: &Ahead, turn: OwnedSemaphorePermit) -> Sealed {
+        Sealed {
+            writes: self.batch.writes,
+            jobs: self.jobs,
+            states: self
+                .touched
+                .iter()
+                .map(|i| (ahead[*i].0.clone(), ahead[*i].1.clone()))
+                .collect(),
+            replies: self.replies,
+            turn,
+        }
+    }
+
+    /// Answers every job with a 500 (the batch was applied on top of a failed one).
+    fn fail(self) {
+        not_stored(self.replies);
+    }
+}
+
+/// Answers every job with a 500: its batch was not committed.
+fn not_stored(replies: Vec<Pending>) {
+    for pending in replies {
+        let error = ScimError::internal("the change could not be stored");
+        match pending {
+            Pending::Tenant(_, reply) => reply(Err(error)),
+            Pending::Rows(reply) => reply(Err(error)),
+        }
+    }
+}
+
+/// A batch with the committer.
+struct Sealed {
+    writes: Vec<RowWrite>,
+    jobs: usize,
+    states: Vec<(Arc<ArcSwap<TenantState>>, TenantState)>,
+    replies: Vec<Pending>,
+    /// The writer's permission to hand over a batch, given back once this one is settled.
+    turn: OwnedSemaphorePermit,
+}
+
+async fn run(conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
+    // One permit: at most one batch is with the committer.
+    let turn = Arc::new(Semaphore::new(1));
+    let failed = Arc::new(AtomicBool::new(false));
+    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+    tokio::spawn(commit(conn, commit_rx, failed.clone()));
+    let mut ahead: Ahead = Vec::new();
+    let mut open: Option<Open> = None;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut closed = false;
     loop {
-        if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+        let filling = open.as_ref().map_or(0, |o| o.jobs);
+        if closed && filling == 0 {
             break;
         }
-        let count = jobs.len();
-        let mut batch = Batch::new(now_millis());
-        let mut working: Vec<(Arc<ArcSwap<TenantState>>, TenantState)> = Vec::new();
-        let mut replies: Vec<Pending> = Vec::with_capacity(count);
-        for job in jobs.drain(..) {
-            let (job_cell, work) = match job {
-                Job::Tenant { cell, work } => (cell, work),
-                Job::Rows(work) => {
-                    replies.push(Pending::Rows(work(&mut batch.writes)));
+        tokio::select! {
+            biased;
+            received = rx.recv_many(&mut jobs, MAX_BATCH - filling), if !closed && filling < MAX_BATCH => {
+                if received == 0 {
+                    closed = true;
                     continue;
                 }
-            };
-            let index = match working
-                .iter()
-                .position(|(cell, _)| Arc::ptr_eq(cell, &job_cell))
-            {
-                Some(index) => index,
-                None => {
-                    let state = TenantState::clone(&job_cell.load());
-                    working.push((job_cell, state));
-                    working.len() - 1
+                let batch = open.get_or_insert_with(|| {
+                    if turn.available_permits() > 0 {
+                        // Nothing is committing: the published states are the latest ones
+                        // (after a failure they are what is left).
+                        ahead.clear();
+                        failed.store(false, Ordering::SeqCst);
+                    }
+                    Open::new()
+                });
+                for job in jobs.drain(..) {
+                    batch.apply(job, &mut ahead);
                 }
-            };
-            let reply = work(&mut working[index].1, &mut batch);
-            replies.push(Pending::Tenant(index, reply));
+            }
+            permit = turn.clone().acquire_owned(), if filling > 0 => {
+                let Ok(permit) = permit else { break };
+                let Some(batch) = open.take() else { continue };
+                if failed.swap(false, Ordering::SeqCst) {
+                    // The batch before this one did not commit, and this one was applied on
+                    // top of it.
+                    ahead.clear();
+                    batch.fail();
+                    continue;
+                }
+                if let Err(mpsc::error::SendError(sealed)) =
+                    commit_tx.send(batch.seal(&ahead, permit))
+                {
+                    tracing::error!("the directory committer has stopped");
+                    not_stored(sealed.replies);
+                    break;
+                }
+            }
         }
-        let outcome = if batch.writes.is_empty() {
+    }
+}
+
+/// The committer task: commits each sealed batch, then publishes its states and answers its
+/// jobs.
+async fn commit(
+    mut conn: WriteConnection,
+    mut rx: mpsc::UnboundedReceiver<Sealed>,
+    failed: Arc<AtomicBool>,
+) {
+    while let Some(sealed) = rx.recv().await {
+        let Sealed {
+            writes,
+            jobs,
+            states,
+            replies,
+            turn,
+        } = sealed;
+        let outcome = if writes.is_empty() {
             Ok(())
         } else {
-            conn.commit(&batch.writes, count).await
+            conn.commit(&writes, jobs).await
         };
         match outcome {
             Ok(()) => {
-                let published: Vec<Arc<TenantState>> = working
+                let published: Vec<Arc<TenantState>> = states
                     .into_iter()
                     .map(|(cell, state)| {
                         let state = Arc::new(state);
@@ -185,22 +334,20 @@ async fn run(mut conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
                         state
                     })
                     .collect();
+                // The writer may hand over the next batch before the answers go out.
+                drop(turn);
                 for pending in replies {
                     match pending {
-                        Pending::Tenant(index, reply) => reply(Ok(published[index].clone())),
+                        Pending::Tenant(slot, reply) => reply(Ok(published[slot].clone())),
                         Pending::Rows(reply) => reply(Ok(())),
                     }
                 }
             }
             Err(error) => {
-                tracing::error!(%error, jobs = count, "directory batch not committed");
-                for pending in replies {
-                    let error = ScimError::internal("the change could not be stored");
-                    match pending {
-                        Pending::Tenant(_, reply) => reply(Err(error)),
-                        Pending::Rows(reply) => reply(Err(error)),
-                    }
-                }
+                failed.store(true, Ordering::SeqCst);
+                drop(turn);
+                tracing::error!(%error, jobs, "directory batch not committed");
+                not_stored(replies);
             }
         }
     }
@@ -209,7 +356,93 @@ async fn run(mut conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod rows_tests {
     use super::*;
+    use crate::directory::{Kind, Origin, ops};
     use crate::store::{EventOperation, ProvisioningEvent};
+
+    fn create_user(
+        writer: &WriterHandle,
+        cell: &Arc<ArcSwap<TenantState>>,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<Arc<str>, ScimError>> + use<> {
+        let body = serde_json::json!({"userName": name});
+        let (writer, cell) = (writer.clone(), cell.clone());
+        async move {
+            let (entry, _) = writer
+                .submit(&cell, move |s, b| {
+                    ops::create(s, b, Kind::User, body, &Origin::ScimV2)
+                })
+                .await?;
+            Ok(entry.id.clone())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_jobs_commit_in_batches_and_are_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let writer = WriterHandle::start(&store).await.unwrap();
+        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        let tasks: Vec<_> = (0..300)
+            .map(|i| tokio::spawn(create_user(&writer, &cell, &format!("u{i}"))))
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        // A duplicate is refused, the others stay.
+        let dup = create_user(&writer, &cell, "U7").await.unwrap_err();
+        assert_eq!(dup.status, 409);
+        assert_eq!(cell.load().of(Kind::User).len(), 300);
+        let rows = store.load_tenant("acme").await.unwrap();
+        assert_eq!(rows.users.len(), 300);
+        assert_eq!(store.changes("acme", 0, 1000).await.unwrap().len(), 300);
+        let stats = store.stats();
+        assert_eq!(stats.jobs, 300);
+        assert!(stats.commits <= 300);
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_publishes_nothing_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let writer = WriterHandle::start(&store).await.unwrap();
+        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        create_user(&writer, &cell, "a").await.unwrap();
+        // A job whose rows break a foreign key: its batch cannot commit.
+        let refused = writer
+            .submit(&cell, |s, b| {
+                let entry = ops::create(
+                    s,
+                    b,
+                    Kind::User,
+                    serde_json::json!({"userName": "b"}),
+                    &Origin::ScimV2,
+                )?;
+                b.writes.push(RowWrite::AddMember {
+                    tenant: s.tenant().clone(),
+                    group_id: Arc::from("no-such-group"),
+                    member_id: entry.id.clone(),
+                    member_type: Kind::User,
+                });
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, 500);
+        assert!(cell.load().of(Kind::User).by_unique_name("b").is_none());
+        // The writer starts again from the committed state: `b` is free again.
+        create_user(&writer, &cell, "b").await.unwrap();
+        create_user(&writer, &cell, "c").await.unwrap();
+        let names: Vec<String> = store
+            .load_tenant("acme")
+            .await
+            .unwrap()
+            .users
+            .iter()
+            .map(|u| u.body.clone())
+            .collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(cell.load().of(Kind::User).len(), 3);
+    }
 
     fn accept(store: &Store, entity: &str) -> RowWrite {
         RowWrite::AcceptEvent {

@@ -432,6 +432,20 @@ impl WriteConnection {
     /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
     /// carried (for [`Store::stats`]). Nothing is applied when this fails.
     pub async fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
+        if multi_row::only_directory_inserts(writes) {
+            // The common case (creates, updates without member removals): the whole
+            // transaction in one call to the connection's worker thread.
+            multi_row::commit_in_one_call(&mut self.conn, writes).await?;
+        } else {
+            self.commit_statements(writes).await?;
+        }
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Applies `writes` statement by statement in one transaction (any kind of write).
+    async fn commit_statements(&mut self, writes: &[RowWrite]) -> Result<(), StoreError> {
         let mut tx = self
             .conn
             .begin()
@@ -447,12 +461,7 @@ impl WriteConnection {
             }
         }
         segment.flush(&mut tx).await?;
-        tx.commit()
-            .await
-            .map_err(StoreError::sql("commit a batch"))?;
-        self.counters.commits.fetch_add(1, Ordering::Relaxed);
-        self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
-        Ok(())
+        tx.commit().await.map_err(StoreError::sql("commit a batch"))
     }
 }
 
@@ -780,6 +789,16 @@ mod tests {
         assert!(conn.commit(&writes, 1).await.is_err());
         assert!(store.load_tenant("acme").await.unwrap().users.is_empty());
         assert_eq!(store.stats().commits, 0);
+        // The connection is usable again (the failed transaction was rolled back), and bodies
+        // come back byte for byte.
+        let body = r#"{"userName":"\u00fc\"'; DROP","n":-1.5e3,"x":"ü"}"#;
+        conn.commit(&[upsert(Kind::User, "u1", 1, body)], 1)
+            .await
+            .unwrap();
+        let rows = store.load_tenant("acme").await.unwrap();
+        assert_eq!(rows.users[0].body, body);
+        assert_eq!(rows.users[0].seq, 1);
+        assert_eq!(store.stats().commits, 1);
     }
 
     #[tokio::test]
