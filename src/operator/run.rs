@@ -301,3 +301,48 @@ async fn lead(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: OperatorArgs,
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        let cli = Cli::try_parse_from([
+            "idrelay",
+            "--namespace",
+            "team-a",
+            "--data-dir",
+            "/data",
+            "--lease-name",
+            "my-lease",
+            "--plain-http",
+        ])
+        .unwrap();
+        let a = cli.args;
+        assert_eq!(a.namespace.as_deref(), Some("team-a"));
+        assert_eq!(a.data_dir, Some(PathBuf::from("/data")));
+        assert_eq!(a.lease_name, "my-lease");
+        assert_eq!(a.listen, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(a.admin_listen, "0.0.0.0:9443".parse().unwrap());
+        assert!(matches!(a.tls(), TlsMode::Plain));
+        let a = Cli::try_parse_from(["idrelay", "--tls-cert", "c.pem", "--tls-key", "k.pem"])
+            .unwrap()
+            .args;
+        assert!(matches!(a.tls(), TlsMode::Files { .. }));
+        assert_eq!(a.lease_name, "idrelay-operator");
+        assert!(matches!(
+            Cli::try_parse_from(["idrelay"]).unwrap().args.tls(),
+            TlsMode::SelfSigned
+        ));
+        assert!(Cli::try_parse_from(["idrelay", "--tls-cert", "c.pem"]).is_err());
+    }
+}
