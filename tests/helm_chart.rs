@@ -1062,3 +1062,57 @@ fn rendered_objects_validate_against_the_kubernetes_schemas() {
     assert!(output.status.success(), "kubernetes-validate: {report}");
     assert!(!report.contains("ERROR"), "{report}");
 }
+
+/// `idrelay operator` as the CLI parses it (the `Operator` subcommand's options).
+#[derive(Debug, clap::Parser)]
+struct OperatorCli {
+    #[command(flatten)]
+    args: idrelay::operator::OperatorArgs,
+}
+
+/// The Deployment's arguments are options `idrelay operator` accepts, with the values the chart
+/// means (default install, one watched namespace, each TLS mode).
+#[test]
+fn deployment_args_parse_as_idrelay_operator_options() {
+    use clap::Parser;
+    for (extra, namespace, plain_http, tls_cert) in [
+        (&[][..], Some(NAMESPACE), false, None),
+        (
+            &["--set", "watchNamespaces={team-a}"][..],
+            Some("team-a"),
+            false,
+            None,
+        ),
+        (&["--set", "rbac.namespaced=false"][..], None, false, None),
+        (&["--set", "tls.mode=none"][..], Some(NAMESPACE), true, None),
+        (
+            &["--set", "tls.mode=secret", "--set", "tls.secretName=t"][..],
+            Some(NAMESPACE),
+            false,
+            Some("/etc/idrelay/tls/tls.crt"),
+        ),
+    ] {
+        let docs = render(extra);
+        let args = args(&docs);
+        assert_eq!(args[0], "operator");
+        let parsed = OperatorCli::try_parse_from(
+            std::iter::once("idrelay-operator").chain(args[1..].iter().map(String::as_str)),
+        )
+        .unwrap_or_else(|e| panic!("{extra:?}: idrelay operator rejects {args:?}: {e}"))
+        .args;
+        assert_eq!(parsed.namespace.as_deref(), namespace, "{extra:?}");
+        assert_eq!(parsed.plain_http, plain_http, "{extra:?}");
+        assert_eq!(
+            parsed.tls_cert.as_deref(),
+            tls_cert.map(Path::new),
+            "{extra:?}"
+        );
+        assert_eq!(parsed.lease_name, RELEASE);
+        assert_eq!(
+            parsed.data_dir.as_deref(),
+            Some(Path::new("/var/lib/idrelay"))
+        );
+        assert_eq!(parsed.listen.port(), 8443);
+        assert_eq!(parsed.admin_listen.port(), 9443);
+    }
+}
