@@ -255,6 +255,7 @@ impl FilesDriver {
         for p in &out.problems {
             tracing::warn!(dir = %self.dir.display(), "{p}");
         }
+        super::share::share_transformations(&mut out.config, self.last_applied.as_ref());
         Ok(out)
     }
 
@@ -285,8 +286,11 @@ impl FilesDriver {
             .map_err(watch_error)?;
         self.sync(&mut apply).await?;
         tracing::info!(dir = %self.dir.display(), "watching the configuration directory");
+        // Kept across loop turns: the real-time poll tick wakes the loop every second and must
+        // not push the resync back each time.
+        let mut next_resync = Instant::now() + RESYNC;
         loop {
-            let resync = Instant::now() + RESYNC;
+            let resync = next_resync;
             let mut wake = self.checks.next_due().map_or(resync, |due| due.min(resync));
             if self.realtime.is_some() {
                 wake = wake.min(Instant::now() + REALTIME_POLL);
@@ -312,10 +316,6 @@ impl FilesDriver {
                 }
                 Some((target, result)) = self.check_rx.recv() => {
                     self.record_check(&target, result);
-                    // Take every other result that is already there into the same pass.
-                    while let Ok((target, result)) = self.check_rx.try_recv() {
-                        self.record_check(&target, result);
-                    }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {
                     // A real-time poll tick: pass only when the pusher reports something new.
@@ -332,6 +332,15 @@ impl FilesDriver {
                     }
                 }
             }
+            // Every check result already there goes into the same pass: hundreds of targets
+            // checked at start must not cost one pass each.
+            while let Ok((target, result)) = self.check_rx.try_recv() {
+                self.record_check(&target, result);
+            }
+            while let Ok((target, result)) = self.realtime_check_rx.try_recv() {
+                self.record_realtime_check(target, result);
+            }
+            next_resync = Instant::now() + RESYNC;
             if let Err(e) = self.sync(&mut apply).await {
                 tracing::warn!("{e}; keeping the last configuration");
             }

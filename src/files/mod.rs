@@ -6,6 +6,7 @@
 //! - [`state`]: generations, creation times and statuses between passes; calls [`crate::reconcile`];
 //! - [`status`]: the published statuses and readiness;
 //! - [`changes`]: which status documents a pass changed (nothing is written on a no-op pass);
+//! - [`share`]: one `Arc` per distinct transformation in the configuration (memory);
 //! - [`checks`]: when each target system's live connection check runs, and which results count;
 //! - [`test_connection`]: `idrelay test-connection KIND/NAME` from a configuration directory;
 //! - [`driver`]: the load → reconcile → apply → publish loop with the directory watch and the
@@ -18,6 +19,7 @@ pub mod checks;
 pub mod document;
 pub mod driver;
 pub mod load;
+pub mod share;
 pub mod state;
 pub mod status;
 pub mod table;

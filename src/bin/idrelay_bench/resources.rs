@@ -1,6 +1,8 @@
 //! The `resources` scenario (issue 6): 1,000 resources of mixed kinds reconciled by the files
 //! driver of one `idrelay serve` process. Measured: the time from the spawn until every resource
-//! is `Ready=True` (polling `GET /status` on the admin listener), the resident memory
+//! is `Ready=True` (polling `GET /status` on the admin listener), and until every resource is
+//! settled (Ready and no condition `Unknown`: every connection check has answered), the
+//! resident memory
 //! (`VmRSS`, `VmHWM`), and, for `--idle-seconds` of idle with one file rewritten byte for byte,
 //! how many files-driver passes ran and how many of them wrote nothing (from `GET /metrics`,
 //! cross-checked by comparing `GET /status` before and after).
@@ -92,6 +94,9 @@ pub struct Results {
     pub ready: usize,
     /// Spawn → every resource Ready; `None` when the timeout came first.
     pub all_ready: Option<Duration>,
+    /// Resources Ready with no condition `Unknown`, and spawn → all of them so.
+    pub settled: usize,
+    pub all_settled: Option<Duration>,
     /// The first resource still not Ready at the timeout, with its reason.
     pub not_ready_example: Option<String>,
     /// Largest VmRSS sampled over the run, VmRSS at the end, VmHWM at the end (KiB).
@@ -351,8 +356,26 @@ fn ready_of(entry: &Value) -> (&str, &str) {
     }
 }
 
-/// `(entries, ready, first not ready)` of a `/status` document.
-pub fn readiness(status: &Value) -> (usize, usize, Option<String>) {
+/// Whether an entry is Ready with no condition `Unknown`.
+fn settled(entry: &Value) -> bool {
+    ready_of(entry).0 == "True"
+        && entry["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().all(|c| c["status"] != "Unknown"))
+}
+
+/// How far a `/status` document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub entries: usize,
+    pub ready: usize,
+    pub settled: usize,
+    /// The first resource not Ready, with its reason.
+    pub example: Option<String>,
+}
+
+/// The [`Readiness`] of a `/status` document.
+pub fn readiness(status: &Value) -> Readiness {
     let entries = status.as_array().map(Vec::as_slice).unwrap_or_default();
     let mut ready = 0;
     let mut example = None;
@@ -371,7 +394,12 @@ pub fn readiness(status: &Value) -> (usize, usize, Option<String>) {
             }
         }
     }
-    (entries.len(), ready, example)
+    Readiness {
+        entries: entries.len(),
+        ready,
+        settled: entries.iter().filter(|e| settled(e)).count(),
+        example,
+    }
 }
 
 /// The pass and status-write counters of a `/metrics` text.
@@ -475,10 +503,17 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         server.ensure_running()?;
         sample_rss(&mut r);
         if let Ok(status) = get_json(&http, &format!("{}/status", server.admin)).await {
-            let (reported, ready, example) = readiness(&status);
-            (r.reported, r.ready, r.not_ready_example) = (reported, ready, example);
-            if reported == args.resources && ready == reported {
+            let now = readiness(&status);
+            let complete = now.entries == args.resources;
+            if complete && now.ready == now.entries && r.all_ready.is_none() {
                 r.all_ready = Some(started.elapsed());
+            }
+            if complete && now.settled == now.entries {
+                r.all_settled = Some(started.elapsed());
+            }
+            (r.reported, r.ready, r.settled) = (now.entries, now.ready, now.settled);
+            r.not_ready_example = now.example;
+            if r.all_settled.is_some() {
                 break;
             }
         }
@@ -487,9 +522,21 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    match r.all_ready {
-        Some(d) => eprintln!("  all {} Ready after {:.2} s", r.ready, d.as_secs_f64()),
-        None => eprintln!(
+    match (r.all_ready, r.all_settled) {
+        (Some(d), Some(s)) => eprintln!(
+            "  all {} Ready after {:.2} s, settled after {:.2} s",
+            r.ready,
+            d.as_secs_f64(),
+            s.as_secs_f64()
+        ),
+        (Some(d), None) => eprintln!(
+            "  all {} Ready after {:.2} s, only {} settled after {} s",
+            r.ready,
+            d.as_secs_f64(),
+            r.settled,
+            args.ready_timeout
+        ),
+        (None, _) => eprintln!(
             "  only {}/{} Ready after {} s; e.g. {}",
             r.ready,
             args.resources,
@@ -555,6 +602,15 @@ pub fn table(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
+        "settled                   {}/{}{} (Ready, no condition Unknown: every check answered)",
+        r.settled,
+        r.reported,
+        r.all_settled
+            .map(|d| format!(" after {:.2} s", d.as_secs_f64()))
+            .unwrap_or_else(|| " (timed out)".into())
+    );
+    let _ = writeln!(
+        out,
         "passes until Ready        {} wrote, {} wrote nothing",
         r.startup_passes.0, r.startup_passes.1
     );
@@ -598,6 +654,8 @@ fn to_json(r: &Results) -> Value {
         "resources": r.resources,
         "ready": r.ready,
         "allReadySeconds": r.all_ready.map(|d| d.as_secs_f64()),
+        "settled": r.settled,
+        "allSettledSeconds": r.all_settled.map(|d| d.as_secs_f64()),
         "notReadyExample": r.not_ready_example,
         "maxRssKib": r.max_rss_kib,
         "endRssKib": r.end_rss_kib,
@@ -673,13 +731,16 @@ mod tests {
         let status = json!([
             {"kind": "Tenant", "metadata": {"namespace": "default", "name": "a"},
              "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"kind": "RealTimeTarget", "metadata": {"namespace": "default", "name": "r"},
+             "status": {"conditions": [{"type": "Ready", "status": "True"},
+                                       {"type": "ConnectionVerified", "status": "Unknown"}]}},
             {"kind": "TargetSystem", "metadata": {"namespace": "default", "name": "t"},
              "status": {"conditions": [{"type": "Ready", "status": "Unknown", "reason": "NotYetChecked"}]}},
         ]);
-        let (n, ready, example) = readiness(&status);
-        assert_eq!((n, ready), (2, 1));
+        let r = readiness(&status);
+        assert_eq!((r.entries, r.ready, r.settled), (3, 2, 1));
         assert_eq!(
-            example.as_deref(),
+            r.example.as_deref(),
             Some("TargetSystem default/t: Ready=Unknown NotYetChecked")
         );
     }
@@ -721,6 +782,8 @@ mod tests {
             reported: 1000,
             ready: 1000,
             all_ready: Some(Duration::from_secs(3)),
+            settled: 1000,
+            all_settled: Some(Duration::from_secs(4)),
             max_rss_kib: 60 * 1024,
             idle_passes: 2,
             idle_noop_passes: 2,
