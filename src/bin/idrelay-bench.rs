@@ -21,6 +21,8 @@ mod load;
 mod process;
 #[path = "idrelay_bench/provisioning.rs"]
 mod provisioning;
+#[path = "idrelay_bench/realtime.rs"]
+mod realtime;
 #[path = "idrelay_bench/report.rs"]
 mod report;
 #[path = "idrelay_bench/resources.rs"]
@@ -82,6 +84,9 @@ enum Command {
     /// Real-time provisioning (issue 4): accepted events/s, deliveries/s, latency, ratio to the
     /// target's own ceiling; `--target scim2-server` or `--target sink`.
     Provisioning(provisioning::Args),
+    /// Real-time chain (issue 5): directory write -> real-time target -> provisioning API ->
+    /// target; p50/p99 at half the sustained rate, changes/s and the ratio to the target's ceiling.
+    Realtime(realtime::Args),
     /// CSV import vs SCIM v2 /Bulk: rows/s and the server's peak memory for the same users
     /// (`--rows 25000`).
     Csv(csv::Args),
@@ -108,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         Command::Csv(args) => csv::main(args),
         Command::Resources(args) => resources::main(args),
         Command::Provisioning(args) => provisioning::main(args),
+        Command::Realtime(args) => realtime::main(args),
         Command::Directory {
             users,
             clients,

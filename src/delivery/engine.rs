@@ -82,7 +82,7 @@ impl DeliveryEngine {
     /// nothing is sent until [`DeliveryEngine::configure`] names targets.
     pub fn start(store: Store, writer: WriterHandle, wakeup: Arc<Notify>) -> DeliveryEngine {
         let inner = Arc::new(Inner {
-            mappings: Arc::new(IdMappings::new(store.clone())),
+            mappings: IdMappings::new(store.clone()),
             store,
             writer,
             config: ArcSwap::from_pointee(RuntimeConfig::default()),

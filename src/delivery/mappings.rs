@@ -3,10 +3,13 @@
 //!
 //! Invariants: an entry is cached only after it was read from, or committed to, the store;
 //! absent mappings are not cached (another writer, e.g. a job, may add them later); the
-//! cache is updated only after the writer committed the mapping change.
+//! cache is updated only after the writer committed the mapping change. Other writers of
+//! mappings (provisioning jobs) report their committed writes through
+//! [`id_mappings_committed`], which every live cache of the process applies — so a mapping a
+//! job deleted is not used by a later delivery.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Weak};
 
 use parking_lot::Mutex;
 
@@ -15,17 +18,39 @@ use crate::store::{RowWrite, Store, StoreError};
 
 type Key = (Arc<str>, Arc<str>, Kind, Arc<str>);
 
+/// Every live cache of the process (one per delivery engine).
+static CACHES: LazyLock<Mutex<Vec<Weak<IdMappings>>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+/// Id mapping writes (`IdMapping`, `DeleteIdMapping`; others are ignored) that a writer other
+/// than the delivery engine — a provisioning job — has just committed: every delivery cache
+/// of the process learns them. Call only after the commit succeeded.
+pub fn id_mappings_committed(writes: &[RowWrite]) {
+    let caches: Vec<Arc<IdMappings>> = {
+        let mut caches = CACHES.lock();
+        caches.retain(|c| c.strong_count() > 0);
+        caches.iter().filter_map(Weak::upgrade).collect()
+    };
+    for cache in caches {
+        cache.apply(writes);
+    }
+}
+
 pub struct IdMappings {
     store: Store,
     cache: Mutex<HashMap<Key, Arc<str>>>,
 }
 
 impl IdMappings {
-    pub fn new(store: Store) -> IdMappings {
-        IdMappings {
+    /// A cache in front of `store`, registered for [`id_mappings_committed`].
+    pub fn new(store: Store) -> Arc<IdMappings> {
+        let mappings = Arc::new(IdMappings {
             store,
             cache: Mutex::new(HashMap::new()),
-        }
+        });
+        let mut caches = CACHES.lock();
+        caches.retain(|c| c.strong_count() > 0);
+        caches.push(Arc::downgrade(&mappings));
+        mappings
     }
 
     /// The target id of `source_id`, if mapped.
@@ -91,5 +116,43 @@ impl IdMappings {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_mapping_deleted_by_a_job_is_forgotten_by_every_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mappings = IdMappings::new(store.clone());
+        let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
+        let set = RowWrite::IdMapping {
+            tenant: tenant.clone(),
+            target_system_id: target.clone(),
+            entity_type: Kind::User,
+            source_id: Arc::from("u1"),
+            target_id: Arc::from("T1"),
+            existed_before: false,
+        };
+        let mut conn = store.write_connection().await.unwrap();
+        conn.commit(std::slice::from_ref(&set), 1).await.unwrap();
+        let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T1"));
+        let delete = RowWrite::DeleteIdMapping {
+            tenant: tenant.clone(),
+            target_system_id: target.clone(),
+            entity_type: Kind::User,
+            source_id: Arc::from("u1"),
+        };
+        conn.commit(std::slice::from_ref(&delete), 1).await.unwrap();
+        // Cached: the job's commit is not seen until it is reported.
+        let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T1"));
+        id_mappings_committed(&[delete]);
+        let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
+        assert_eq!(got.unwrap(), None);
     }
 }

@@ -32,6 +32,7 @@ pub use crate::reconcile::observations::{ConnectionCheck, DeliveryHealth};
 pub use client::{ClientError, ClientSettings, Reply, ScimClient};
 pub use connection_check::connection_check;
 pub use engine::DeliveryEngine;
+pub use mappings::id_mappings_committed;
 
 #[cfg(test)]
 pub(crate) mod tests {

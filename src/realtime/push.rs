@@ -208,7 +208,8 @@ async fn step(
             cursor
         }
     };
-    if let Some(token) = super::provision_due(&cursor, &config.provision_token()) {
+    let token = config.provision_token();
+    if cursor.provisioned_request.as_deref() != Some(token.as_str()) {
         provision_page(target, &rt, &directory, &mut cursor, &token).await?;
         *cached = Some(cursor);
         return Ok(true);
@@ -383,7 +384,7 @@ async fn push_one(
     let (method, path, body) = if p.delete {
         (Method::DELETE, format!("{path}/{}", p.entity_id), None)
     } else {
-        match render(directory, config.version, p.kind, &p.entity_id) {
+        match render_committed(rt, directory, config, p).await {
             Some(body) => (Method::POST, path.to_string(), Some(body)),
             None => return Pushed::Gone,
         }
@@ -426,6 +427,37 @@ async fn push_one(
             }
         };
         tokio::time::sleep(delay.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// How long an entity committed in the store may be missing from the published directory
+/// state (the writer publishes right after the commit) before it counts as gone.
+const PUBLISH_WAIT: Duration = Duration::from_secs(2);
+
+/// The entity's current state for an upsert. The change record is committed before the
+/// directory publishes the state it belongs to, so an entity missing from the published state
+/// is looked up in the store: present there → not published yet, wait; absent → deleted (its
+/// delete record follows in the log). Without this, a push task woken between commit and
+/// publish skipped the change for good.
+async fn render_committed(
+    rt: &Runtime,
+    directory: &Directory,
+    config: &RealTimeTargetConfig,
+    p: &PlannedPush,
+) -> Option<Value> {
+    let deadline = Instant::now() + PUBLISH_WAIT;
+    loop {
+        if let Some(body) = render(directory, config.version, p.kind, &p.entity_id) {
+            return Some(body);
+        }
+        let committed = rt
+            .store()
+            .entity_committed(&config.tenant, p.kind, &p.entity_id)
+            .await;
+        if !matches!(committed, Ok(true)) || Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -106,6 +106,27 @@ impl Store {
         Ok(seq.unwrap_or(0))
     }
 
+    /// Whether user or group `entity_id` of `tenant` exists in the committed store (the
+    /// directory publishes its in-memory state only after the commit).
+    pub async fn entity_committed(
+        &self,
+        tenant: &str,
+        kind: crate::directory::Kind,
+        entity_id: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = match kind {
+            crate::directory::Kind::User => "SELECT 1 FROM users WHERE tenant = ? AND id = ?",
+            crate::directory::Kind::Group => "SELECT 1 FROM groups WHERE tenant = ? AND id = ?",
+        };
+        let found: Option<i64> = sqlx::query_scalar(sql)
+            .bind(tenant)
+            .bind(entity_id)
+            .fetch_optional(&self.inner.readers)
+            .await
+            .map_err(StoreError::sql("read an entity"))?;
+        Ok(found.is_some())
+    }
+
     /// Whether any change of user or group `entity_id` of `tenant` came from a provisioning
     /// job (origin `job:<id>`): such an entity is never pushed by real-time provisioning.
     pub async fn managed_by_job(
@@ -144,6 +165,44 @@ mod tests {
             at: jiff::Timestamp::now(),
             body: None,
         }
+    }
+
+    #[tokio::test]
+    async fn entity_committed_reads_the_store_not_the_published_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let writer = crate::directory::WriterHandle::start(&store).await.unwrap();
+        let directory = crate::directory::Directory::open(&store, writer, "acme")
+            .await
+            .unwrap();
+        let user = directory
+            .create(
+                Kind::User,
+                serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                   "userName": "ada"}),
+                Origin::ScimV2,
+            )
+            .await
+            .unwrap();
+        let id = user.to_json("/x")["id"].as_str().unwrap().to_string();
+        assert!(
+            store
+                .entity_committed("acme", Kind::User, &id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .entity_committed("acme", Kind::Group, &id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .entity_committed("other", Kind::User, &id)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -50,8 +50,8 @@ const SOURCE_THROUGHPUT: &str = "5e1f0000-0000-4000-8000-00000000be01";
 const SOURCE_LATENCY: &str = "5e1f0000-0000-4000-8000-00000000be02";
 const TARGET_THROUGHPUT: &str = "bench-target";
 const TARGET_LATENCY: &str = "bench-latency-target";
-const SCIM_JSON: &str = "application/scim+json";
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(super) const SCIM_JSON: &str = "application/scim+json";
+pub(super) const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
 /// Latency goal on loopback.
 const GOAL_P99: Duration = Duration::from_millis(20);
@@ -71,7 +71,7 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             TargetKind::Scim2Server => "scim2-server",
             TargetKind::Sink => "sink",
@@ -181,7 +181,7 @@ fn target_user(user_name: &str) -> Value {
 
 /// The target transformation: SAP's generic SCIM target default, with the SAP extensions the
 /// v2 read transformation passes through removed (scim2-server refuses unknown schemas).
-const TARGET_TRANSFORMATION: &str = r#"{
+pub(super) const TARGET_TRANSFORMATION: &str = r#"{
   "user": {"mappings": [
     {"sourcePath": "$", "targetPath": "$"},
     {"targetPath": "$.id", "type": "remove"},
@@ -254,7 +254,7 @@ fn config_documents(
 
 /// Arrival (sink) or answer (proxy) instants of created users, by `userName`.
 #[derive(Clone, Default)]
-struct Recorder(Arc<RecorderInner>);
+pub(super) struct Recorder(Arc<RecorderInner>);
 
 #[derive(Default)]
 struct RecorderInner {
@@ -268,7 +268,7 @@ struct RecorderInner {
 }
 
 impl Recorder {
-    fn proxy(upstream: String) -> anyhow::Result<Recorder> {
+    pub(super) fn proxy(upstream: String) -> anyhow::Result<Recorder> {
         let client = Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
@@ -296,15 +296,15 @@ impl Recorder {
         }
     }
 
-    fn ack(&self, user_name: &str) -> Option<Instant> {
+    pub(super) fn ack(&self, user_name: &str) -> Option<Instant> {
         self.0.acks.lock().ok()?.get(user_name).copied()
     }
 
-    fn sample(&self) -> Option<Value> {
+    pub(super) fn sample(&self) -> Option<Value> {
         self.0.sample.lock().ok()?.clone()
     }
 
-    async fn serve(&self) -> anyhow::Result<String> {
+    pub(super) async fn serve(&self) -> anyhow::Result<String> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let app = axum::Router::new()
@@ -424,7 +424,7 @@ async fn forward(
 // ---------------------------------------------------------------------------------------
 
 /// A spawned process, SIGKILLed and reaped on drop.
-struct Guard(Child);
+pub(super) struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -433,7 +433,7 @@ impl Drop for Guard {
     }
 }
 
-fn scim2_server_binary(explicit: Option<&Path>) -> PathBuf {
+pub(super) fn scim2_server_binary(explicit: Option<&Path>) -> PathBuf {
     if let Some(path) = explicit {
         return path.to_owned();
     }
@@ -444,7 +444,7 @@ fn scim2_server_binary(explicit: Option<&Path>) -> PathBuf {
 }
 
 /// Starts scim2-server on a fresh port with `token`; returns it and its base URL.
-async fn start_scim2_server(
+pub(super) async fn start_scim2_server(
     binary: &Path,
     token: &str,
     log: &Path,
@@ -496,10 +496,10 @@ async fn start_scim2_server(
 // Load
 // ---------------------------------------------------------------------------------------
 
-type MakeRequest = Arc<dyn Fn(&Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+pub(super) type MakeRequest = Arc<dyn Fn(&Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// `total` requests made by `make(client, index)`, `clients.len()` at a time (closed loop).
-async fn closed_loop(
+pub(super) async fn closed_loop(
     clients: &[Client],
     total: usize,
     expected: StatusCode,
@@ -546,11 +546,14 @@ async fn closed_loop(
     Ok(measured)
 }
 
-fn micros(d: Duration) -> u32 {
+pub(super) fn micros(d: Duration) -> u32 {
     d.as_micros().min(u128::from(u32::MAX)) as u32
 }
 
-async fn exchange(request: reqwest::RequestBuilder, expected: StatusCode) -> Result<(), String> {
+pub(super) async fn exchange(
+    request: reqwest::RequestBuilder,
+    expected: StatusCode,
+) -> Result<(), String> {
     let response = request
         .send()
         .await
@@ -592,14 +595,14 @@ fn push_request(
 // The store: delivery counters
 // ---------------------------------------------------------------------------------------
 
-struct Counters {
-    store: idrelay::store::Store,
-    target_id: String,
+pub(super) struct Counters {
+    pub(super) store: idrelay::store::Store,
+    pub(super) target_id: String,
 }
 
 impl Counters {
     /// `(pending, delivered, failed)`.
-    async fn get(&self) -> anyhow::Result<(u64, u64, u64)> {
+    pub(super) async fn get(&self) -> anyhow::Result<(u64, u64, u64)> {
         Ok(self
             .store
             .delivery_counters(TENANT, &self.target_id)
@@ -607,7 +610,7 @@ impl Counters {
     }
 
     /// Waits until `delivered + failed >= done`; returns the instant it saw that.
-    async fn wait_done(&self, done: u64, timeout: Duration) -> anyhow::Result<Instant> {
+    pub(super) async fn wait_done(&self, done: u64, timeout: Duration) -> anyhow::Result<Instant> {
         let deadline = Instant::now() + timeout;
         loop {
             let (pending, delivered, failed) = self.get().await?;
@@ -680,7 +683,7 @@ impl Results {
     }
 }
 
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
@@ -995,7 +998,7 @@ fn process_basic_auth(secret: &str) -> String {
 }
 
 /// Starts `perf record -g -p PID -o FILE -- sleep SECONDS`.
-fn start_perf(pid: u32, path: &Path, seconds: u64) -> anyhow::Result<Guard> {
+pub(super) fn start_perf(pid: u32, path: &Path, seconds: u64) -> anyhow::Result<Guard> {
     eprintln!(
         "perf: recording idrelay (pid {pid}) for {seconds} s into {}",
         path.display()
@@ -1013,7 +1016,7 @@ fn start_perf(pid: u32, path: &Path, seconds: u64) -> anyhow::Result<Guard> {
 }
 
 /// Waits for perf and returns the top self-time symbols (`perf report --no-children`).
-fn finish_perf(mut guard: Guard, path: Option<&Path>) -> anyhow::Result<String> {
+pub(super) fn finish_perf(mut guard: Guard, path: Option<&Path>) -> anyhow::Result<String> {
     let status = guard.0.wait().context("waiting for perf")?;
     let Some(path) = path else {
         return Ok(String::new());
@@ -1060,7 +1063,7 @@ struct Goal {
     pass: Option<bool>,
 }
 
-fn ms(d: Option<Duration>) -> String {
+pub(super) fn ms(d: Option<Duration>) -> String {
     d.map_or_else(
         || "-".into(),
         |d| format!("{:.2} ms", d.as_secs_f64() * 1e3),
@@ -1088,7 +1091,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     ]
 }
 
-fn row(out: &mut String, name: &str, m: &Measured, rate: f64) {
+pub(super) fn row(out: &mut String, name: &str, m: &Measured, rate: f64) {
     let _ = writeln!(
         out,
         "{:<44} {:>8} {:>6} {:>10.0} {:>11} {:>11}",
@@ -1185,7 +1188,7 @@ fn table(r: &Results) -> String {
     out
 }
 
-fn phase_json(m: &Measured, rate: f64) -> Value {
+pub(super) fn phase_json(m: &Measured, rate: f64) -> Value {
     let us = |q| m.quantile(q).map(|d| d.as_micros() as u64);
     json!({
         "count": m.ok, "errors": m.errors, "first_error": m.first_error,
