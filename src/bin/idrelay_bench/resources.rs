@@ -65,7 +65,7 @@ pub struct Args {
 
 /// Runs the scenario and prints the table (and writes the JSON when asked).
 pub fn main(args: Args) -> anyhow::Result<()> {
-    if args.resources < PER_TENANT || args.resources % PER_TENANT != 0 {
+    if args.resources < PER_TENANT || !args.resources.is_multiple_of(PER_TENANT) {
         bail!("--resources must be a positive multiple of {PER_TENANT}");
     }
     if args.idle_seconds == 0 {
