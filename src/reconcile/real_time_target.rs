@@ -321,6 +321,48 @@ fn resolve(
     })
 }
 
+/// The CA certificates (PEM) a target trusts for its server's TLS certificate, from the Secret
+/// key `ca_ref` (e.g. `ca.crt` of a tenant CA's or the runtime's certificate): `None` without a
+/// reference; `InvalidSpec` when the value holds no PEM certificate. To be wired as
+/// `trusted_ca_pem` once `spec.caRef` exists (outbound trust needs `ClientSettings` support).
+pub fn trusted_ca(
+    namespace: &str,
+    ca_ref: Option<&crate::api::SecretKeyRef>,
+    secrets: &SecretIndex<'_>,
+) -> Result<Option<String>, (Health, SecretCondition)> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let Some(r) = ca_ref else {
+        return Ok(None);
+    };
+    let pem = secrets
+        .resolve(namespace, r)
+        .map(|v| v.value)
+        .map_err(|e| {
+            let message = format!("spec.caRef: {}", e.message);
+            (
+                Health::progressing(e.reason, message.clone()),
+                Some((FALSE, e.reason, message)),
+            )
+        })?;
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default();
+    if certs.is_empty() {
+        return Err((
+            Health::stalled(
+                reason::INVALID_SPEC,
+                format!(
+                    "spec.caRef: key {} of Secret {} holds no PEM certificate",
+                    r.key, r.name
+                ),
+            ),
+            None,
+        ));
+    }
+    Ok(Some(pem))
+}
+
 /// For `certificate` authentication: puts the certificate the pusher observed into `auth` when
 /// it is the one requested (same subject CN); else the health to report while it is pending or
 /// failing. `None` for other authentication methods and once the certificate is in place.
@@ -646,6 +688,30 @@ mod tests {
             ready_of(status),
             ("False".into(), TECHNICAL_ADMIN_NOT_FOUND.into())
         );
+    }
+
+    #[test]
+    fn trusted_ca_from_a_secret_key() {
+        let ca =
+            crate::auth::certificates::TenantCa::generate("acme", jiff::Timestamp::now()).unwrap();
+        let secrets = [
+            crate::reconcile::test_support::secret("default", "ca", "ca.crt", ca.cert_pem()),
+            crate::reconcile::test_support::secret("default", "bad", "ca.crt", "not pem"),
+        ];
+        let index = SecretIndex::new(&secrets);
+        let r = |name: &str, key: &str| crate::api::SecretKeyRef {
+            name: name.into(),
+            key: key.into(),
+        };
+        assert_eq!(trusted_ca("default", None, &index).unwrap(), None);
+        assert_eq!(
+            trusted_ca("default", Some(&r("ca", "ca.crt")), &index).unwrap(),
+            Some(ca.cert_pem().to_string())
+        );
+        let (health, _) = trusted_ca("default", Some(&r("bad", "ca.crt")), &index).unwrap_err();
+        assert!(matches!(health, Health::Stalled { .. }), "{health:?}");
+        let (_, secret) = trusted_ca("default", Some(&r("missing", "ca.crt")), &index).unwrap_err();
+        assert!(secret.is_some());
     }
 
     #[test]

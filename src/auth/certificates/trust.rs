@@ -90,6 +90,25 @@ impl TenantCas {
         self.data_dir.as_deref()
     }
 
+    /// The CA certificate (PEM) of each of `tenants`, for `status.caCertificate` of the
+    /// Tenants (loading or creating each CA on first use); a tenant whose CA cannot be loaded
+    /// is left out (and logged).
+    pub fn certificates<'a>(
+        &self,
+        tenants: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for tenant in tenants {
+            match self.get(tenant) {
+                Ok(ca) => {
+                    out.insert(tenant.to_string(), ca.cert_pem().to_string());
+                }
+                Err(error) => tracing::warn!(tenant, %error, "cannot load the tenant CA"),
+            }
+        }
+        out
+    }
+
     /// The CA of `tenant`, loading or creating it on first use.
     pub fn get(&self, tenant: &str) -> Result<Arc<TenantCa>, CertError> {
         let mut loaded = self.loaded.lock();
@@ -259,5 +278,8 @@ mod tests {
         let reloaded = TenantCas::persistent(dir.path()).get("acme").unwrap();
         assert_eq!(a.cert_pem(), reloaded.cert_pem());
         assert!(TenantCas::in_memory().get("acme").is_ok());
+        let published = cas.certificates(["acme", "../bad"]);
+        assert_eq!(published.len(), 1);
+        assert_eq!(published["acme"], a.cert_pem());
     }
 }
