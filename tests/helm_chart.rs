@@ -346,9 +346,14 @@ fn deployment_runs_the_operator_with_probes_and_a_store_volume() {
         .find(|v| v["name"].as_str() == Some("data"))
         .expect("data volume");
     assert!(data.get("emptyDir").is_some(), "emptyDir by default");
+    // Never a rolling update: the new pod is Ready only once the old one released the Lease.
+    assert_eq!(
+        one(&docs, "Deployment")["spec"]["strategy"]["type"].as_str(),
+        Some("Recreate")
+    );
     assert!(of_kind(&docs, "PersistentVolumeClaim").is_empty());
 
-    // A PVC when persistence is on, and Recreate (one SQLite writer on a ReadWriteOnce volume).
+    // A PVC when persistence is on.
     let docs = render(&["--set", "persistence.enabled=true"]);
     let pvc = one(&docs, "PersistentVolumeClaim");
     assert_eq!(
