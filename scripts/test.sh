@@ -79,7 +79,7 @@ fi
 export IDRELAY_HELM="$venv/bin/helm"
 export IDRELAY_KUBECTL="$venv/bin/kubectl"
 "$IDRELAY_HELM" version --short
-"$IDRELAY_KUBECTL" version --client | head -n 1
+"$IDRELAY_KUBECTL" version --client
 
 section "helm lint --strict charts/idrelay"
 "$IDRELAY_HELM" lint --strict charts/idrelay
