@@ -1,0 +1,383 @@
+//! The whole operator wiring (watches fanned out to the five controllers, mappers, kicks,
+//! finalizers, status apply) against a small fake API server on a tower-test mock: lists,
+//! watches that deliver the changes the operator itself makes, status and finalizer patches,
+//! Events, deletion with finalizers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http::{Method, Request, Response};
+use kube::Client;
+use kube::client::Body;
+use serde_json::{Value, json};
+
+use idrelay::operator::decide::FINALIZER;
+use idrelay::operator::wiring::wire;
+use idrelay::operator::{ConfigSink, Context};
+use idrelay::runtime::RuntimeConfig;
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+type SendResponse = tower_test::mock::SendResponse<Response<Body>>;
+
+#[derive(Default)]
+struct Sink(Mutex<Vec<RuntimeConfig>>);
+
+impl ConfigSink for Sink {
+    fn apply(&self, config: RuntimeConfig) -> BoxFuture<'_, Result<(), String>> {
+        self.0.lock().unwrap().push(config);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// One collection (a plural) of the fake API server.
+#[derive(Default)]
+struct Collection {
+    objects: BTreeMap<String, Value>,
+    /// Watch events not yet delivered.
+    pending: Vec<Value>,
+    /// A watch waiting for events.
+    parked: Option<SendResponse>,
+}
+
+/// What the test can look at and change.
+#[derive(Default)]
+struct Server {
+    collections: BTreeMap<String, Collection>,
+    rv: u64,
+    status_writes: Vec<(String, String, Value)>,
+    events: Vec<Value>,
+}
+
+fn respond(send: SendResponse, body: Vec<u8>) {
+    send.send_response(Response::builder().body(Body::from(body)).unwrap());
+}
+
+impl Server {
+    fn collection(&mut self, plural: &str) -> &mut Collection {
+        self.collections.entry(plural.to_owned()).or_default()
+    }
+
+    /// Stores `object` and queues the watch event.
+    fn put(&mut self, plural: &str, kind: &str, mut object: Value) {
+        self.rv += 1;
+        object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+        let c = self.collection(plural);
+        let type_ = if c.objects.contains_key(&name) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        let gone = object["metadata"]["deletionTimestamp"].is_string()
+            && object["metadata"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty());
+        if gone {
+            c.objects.remove(&name);
+            c.pending.push(json!({"type": "DELETED", "object": object}));
+        } else {
+            c.objects.insert(name, object.clone());
+            c.pending.push(json!({"type": type_, "object": object}));
+        }
+        let _ = kind;
+        self.flush(plural);
+    }
+
+    fn flush(&mut self, plural: &str) {
+        let c = self.collection(plural);
+        if c.pending.is_empty() {
+            return;
+        }
+        if let Some(send) = c.parked.take() {
+            let mut body = Vec::new();
+            for e in c.pending.drain(..) {
+                body.extend(serde_json::to_vec(&e).unwrap());
+                body.push(b'\n');
+            }
+            respond(send, body);
+        }
+    }
+
+    fn get(&self, plural: &str, name: &str) -> Option<Value> {
+        self.collections.get(plural)?.objects.get(name).cloned()
+    }
+}
+
+/// `(plural, name, subresource)` of a path under namespace `default`.
+fn parse_path(path: &str) -> (String, Option<String>, Option<String>) {
+    let rest = path.split("/namespaces/default/").nth(1).unwrap_or("");
+    let mut parts = rest.split('/');
+    let plural = parts.next().unwrap_or("").to_owned();
+    (
+        plural,
+        parts.next().map(str::to_owned),
+        parts.next().map(str::to_owned),
+    )
+}
+
+fn list_kind(plural: &str) -> (&'static str, &'static str) {
+    match plural {
+        "secrets" => ("v1", "SecretList"),
+        "tenants" => ("idrelay.dev/v1alpha1", "TenantList"),
+        "technicaladmins" => ("idrelay.dev/v1alpha1", "TechnicalAdminList"),
+        "sourcesystems" => ("idrelay.dev/v1alpha1", "SourceSystemList"),
+        "targetsystems" => ("idrelay.dev/v1alpha1", "TargetSystemList"),
+        _ => ("idrelay.dev/v1alpha1", "RealTimeTargetList"),
+    }
+}
+
+async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
+    while let Some((request, send)) = handle.next_request().await {
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let path = uri.path().to_owned();
+        let query = uri.query().unwrap_or("").to_owned();
+        let (plural, name, sub) = parse_path(&path);
+        let body = request.into_body().collect_bytes().await.unwrap();
+        let mut s = server.lock().unwrap();
+        if plural == "events" {
+            s.events.push(serde_json::from_slice(&body).unwrap());
+            respond(send, body.to_vec());
+            continue;
+        }
+        match (method, name, sub) {
+            (Method::GET, None, _) if query.contains("watch=true") => {
+                s.collection(&plural).parked = Some(send);
+                s.flush(&plural);
+            }
+            (Method::GET, None, _) => {
+                let (api_version, kind) = list_kind(&plural);
+                let rv = s.rv.to_string();
+                let c = s.collection(&plural);
+                // Events so far are in the list.
+                c.pending.clear();
+                let items: Vec<Value> = c.objects.values().cloned().collect();
+                let list = json!({"apiVersion": api_version, "kind": kind,
+                    "metadata": {"resourceVersion": rv}, "items": items});
+                respond(send, serde_json::to_vec(&list).unwrap());
+            }
+            (Method::PATCH, Some(name), Some(sub)) if sub == "status" => {
+                let patch: Value = serde_json::from_slice(&body).unwrap();
+                assert!(query.contains("fieldManager=idrelay"), "{query}");
+                let mut object = s.get(&plural, &name).unwrap();
+                object["status"] = patch["status"].clone();
+                s.status_writes
+                    .push((plural.clone(), name.clone(), patch["status"].clone()));
+                let kind = object["kind"].as_str().unwrap().to_owned();
+                s.put(&plural, &kind, object.clone());
+                respond(send, serde_json::to_vec(&object).unwrap());
+            }
+            (Method::PATCH, Some(name), None) => {
+                // The finalizer JSON patches (test + add / test + remove).
+                let ops: Vec<Value> = serde_json::from_slice(&body).unwrap();
+                let mut object = s.get(&plural, &name).unwrap();
+                let mut finalizers: Vec<Value> = object["metadata"]["finalizers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut failed = false;
+                for op in &ops {
+                    let p = op["path"].as_str().unwrap();
+                    match op["op"].as_str().unwrap() {
+                        "test" if p == "/metadata/finalizers" => {
+                            let current = object["metadata"]["finalizers"].clone();
+                            failed |= current != op["value"];
+                        }
+                        "test" => {
+                            let i: usize = p.rsplit('/').next().unwrap().parse().unwrap();
+                            failed |= finalizers.get(i) != Some(&op["value"]);
+                        }
+                        "add" if p == "/metadata/finalizers" => {
+                            finalizers = op["value"].as_array().unwrap().clone();
+                        }
+                        "add" => finalizers.push(op["value"].clone()),
+                        "remove" => {
+                            let i: usize = p.rsplit('/').next().unwrap().parse().unwrap();
+                            finalizers.remove(i);
+                        }
+                        other => panic!("unexpected op {other}"),
+                    }
+                }
+                if failed {
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        "message": "the test operation failed", "reason": "Invalid", "code": 422});
+                    send.send_response(
+                        Response::builder()
+                            .status(422)
+                            .body(Body::from(serde_json::to_vec(&status).unwrap()))
+                            .unwrap(),
+                    );
+                    continue;
+                }
+                object["metadata"]["finalizers"] = json!(finalizers);
+                let kind = object["kind"].as_str().unwrap().to_owned();
+                s.put(&plural, &kind, object.clone());
+                respond(send, serde_json::to_vec(&object).unwrap());
+            }
+            (m, n, sub) => panic!("unexpected request {m} {path} {n:?} {sub:?}"),
+        }
+    }
+}
+
+fn ready_of(server: &Arc<Mutex<Server>>, plural: &str, name: &str) -> Option<(String, String)> {
+    let o = server.lock().unwrap().get(plural, name)?;
+    let c = o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?
+        .clone();
+    Some((
+        c["status"].as_str()?.to_owned(),
+        c["reason"].as_str()?.to_owned(),
+    ))
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn watches_controllers_mappers_and_finalizers_end_to_end() {
+    let server = Arc::new(Mutex::new(Server::default()));
+    {
+        let mut s = server.lock().unwrap();
+        s.put(
+            "tenants",
+            "Tenant",
+            json!({"apiVersion": "idrelay.dev/v1alpha1", "kind": "Tenant",
+                "metadata": {"name": "acme", "namespace": "default", "uid": "u1", "generation": 1,
+                             "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {}}),
+        );
+        s.put(
+            "technicaladmins",
+            "TechnicalAdmin",
+            json!({"apiVersion": "idrelay.dev/v1alpha1", "kind": "TechnicalAdmin",
+                "metadata": {"name": "adm", "namespace": "default", "uid": "u2", "generation": 1,
+                             "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"tenantRef": {"name": "acme"}, "displayName": "Admin",
+                         "permissions": ["ManageUsers"],
+                         "secrets": [{"secretRef": {"name": "adm-secret", "key": "secret"}}]}}),
+        );
+    }
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(serve(handle, Arc::clone(&server)));
+    let client = Client::new(service, "default");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+        .boxed()
+        .shared()
+    };
+    let sink = Arc::new(Sink::default());
+    let wired = {
+        let sink: Arc<dyn ConfigSink> = sink.clone();
+        let client2 = client.clone();
+        wire(&client, Some("default"), stop, move |stores, kicks| {
+            Context::new(client2, stores, sink, None).with_kicks(kicks)
+        })
+    };
+    let tasks: Vec<_> = wired
+        .watches
+        .into_iter()
+        .chain(wired.controllers)
+        .map(tokio::spawn)
+        .collect();
+
+    // Both get their finalizer; the tenant becomes Ready, the admin waits for its Secret.
+    eventually("tenant Ready", || {
+        ready_of(&server, "tenants", "acme") == Some(("True".into(), "Ready".into()))
+    })
+    .await;
+    eventually("admin SecretNotFound", || {
+        ready_of(&server, "technicaladmins", "adm")
+            == Some(("False".into(), "SecretNotFound".into()))
+    })
+    .await;
+    for (plural, name) in [("tenants", "acme"), ("technicaladmins", "adm")] {
+        let o = server.lock().unwrap().get(plural, name).unwrap();
+        assert_eq!(o["metadata"]["finalizers"], json!([FINALIZER]), "{plural}");
+    }
+    {
+        let s = server.lock().unwrap();
+        // First sight came first.
+        let first = s
+            .status_writes
+            .iter()
+            .find(|(p, _, _)| p == "tenants")
+            .unwrap();
+        assert_eq!(first.2["conditions"][0]["status"], "Unknown");
+        assert!(s.events.iter().any(|e| e["reason"] == "SecretNotFound"));
+    }
+
+    // The Secret appears: the Secret watch's mapper re-queues the admin.
+    server.lock().unwrap().put(
+        "secrets",
+        "Secret",
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "adm-secret", "namespace": "default"},
+            "stringData": {"secret": "hunter2hunter2"}}),
+    );
+    eventually("admin Ready", || {
+        ready_of(&server, "technicaladmins", "adm") == Some(("True".into(), "Ready".into()))
+    })
+    .await;
+    eventually("admin configured with its secret", || {
+        sink.0.lock().unwrap().last().is_some_and(|c| {
+            c.tenants
+                .get("acme")
+                .is_some_and(|t| t.admins.values().any(|a| a.secrets.len() == 1))
+        })
+    })
+    .await;
+
+    // Settled: no more status writes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes = server.lock().unwrap().status_writes.len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(server.lock().unwrap().status_writes.len(), writes);
+
+    // Deleting the admin: out of the runtime, then its finalizer goes and it is gone.
+    {
+        let mut s = server.lock().unwrap();
+        let mut o = s.get("technicaladmins", "adm").unwrap();
+        o["metadata"]["deletionTimestamp"] = json!("2026-01-02T00:00:00Z");
+        s.put("technicaladmins", "TechnicalAdmin", o);
+    }
+    eventually("admin deleted", || {
+        server
+            .lock()
+            .unwrap()
+            .get("technicaladmins", "adm")
+            .is_none()
+    })
+    .await;
+    let last = sink.0.lock().unwrap().last().cloned().unwrap();
+    assert!(last.tenants["acme"].admins.is_empty());
+    let s = server.lock().unwrap();
+    assert!(
+        !serde_json::to_string(&s.events)
+            .unwrap()
+            .contains("hunter2")
+    );
+    assert!(
+        !serde_json::to_string(&s.status_writes.iter().map(|w| &w.2).collect::<Vec<_>>())
+            .unwrap()
+            .contains("hunter2")
+    );
+    drop(s);
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.abort();
+    }
+}
