@@ -3,7 +3,12 @@
 //! tenant's own real-time provisioning API, which fans out to target systems).
 //!
 //! [`Pusher`] owns one task per enabled target ([`push`]); [`Pusher::configure`] starts, restarts
-//! (config changed) and stops them, and drops the cursor of a removed target.
+//! (config changed) and stops them, and drops the cursor of a removed target. A target with
+//! `certificate` authentication first gets its client certificate from the tenant CA
+//! ([`certificate`]; reported in [`PushHealth::certificate`] for reconcile) and renews it when
+//! due. [`Pusher::request_provision`] starts a Provision on demand ([`provision_api`], the
+//! admin endpoint behind `idrelay provision`, [`provision_cli`]); [`provision_due`] decides
+//! which run a task works on.
 //!
 //! Invariants:
 //! - a target's cursor into the change log advances only after the target acknowledged every
