@@ -160,7 +160,10 @@ impl Store {
 
     /// Opens the connection the directory writer task owns.
     pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
-        let conn = SqliteConnection::connect_with(&self.inner.options)
+        // Room for the one-call batch texts (one per row count per table) next to the
+        // statements of the other writes.
+        let options = self.inner.options.clone().statement_cache_capacity(400);
+        let conn = SqliteConnection::connect_with(&options)
             .await
             .map_err(StoreError::sql("open the write connection"))?;
         Ok(WriteConnection {
@@ -799,6 +802,42 @@ mod tests {
         assert_eq!(rows.users[0].body, body);
         assert_eq!(rows.users[0].seq, 1);
         assert_eq!(store.stats().commits, 1);
+    }
+
+    /// Cost probe (run under callgrind): `IDRELAY_PROBE=statements` uses the
+    /// statement-by-statement path, anything else the one-call path.
+    #[tokio::test]
+    #[ignore]
+    async fn probe_batch_commit_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().await.unwrap();
+        let statements = std::env::var("IDRELAY_PROBE").as_deref() == Ok("statements");
+        let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:sap:2.0:User"],"userName":"bench-user-000000","name":{"givenName":"Bench","familyName":"bench-user-000000"},"displayName":"Bench bench-user-000000","emails":[{"value":"bench-user-000000@example.com","type":"work","primary":true}],"active":true,"urn:ietf:params:scim:schemas:extension:sap:2.0:User":{"userId":"P000001"}}"#;
+        let mut seq = 0;
+        for _ in 0..100 {
+            let mut writes = Vec::new();
+            for _ in 0..32 {
+                seq += 1;
+                let id = uuid::Uuid::new_v4().to_string();
+                writes.push(upsert(Kind::User, &id, seq, body));
+                writes.push(RowWrite::Change {
+                    tenant: tenant(),
+                    kind: Kind::User,
+                    entity_id: Arc::from(id.as_str()),
+                    operation: Operation::Create,
+                    origin: Origin::ScimV2,
+                    at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
+                    body: Some(Arc::from(body)),
+                });
+            }
+            if statements {
+                conn.commit_statements(&writes).await.unwrap();
+            } else {
+                conn.commit(&writes, 32).await.unwrap();
+            }
+        }
+        assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 3200);
     }
 
     #[tokio::test]

@@ -15,17 +15,17 @@
 //! - Everything runs on the caller's transaction connection; durability is the caller's
 //!   (one transaction per batch, acknowledged after commit).
 //! - [`commit_in_one_call`]: a batch made only of such writes is sent to SQLite as ONE query
-//!   (`BEGIN; INSERT … SELECT … FROM json_each(?)` per table with rows, `; COMMIT`), so the
-//!   whole transaction costs one round trip to the connection's worker thread instead of one
-//!   per statement. The rows of a table travel as one JSON array bound as text; `->>` gives
-//!   back exactly the strings and integers that were encoded. At most 15 distinct texts (one
-//!   per set of tables) exist, so the statement cache keeps them prepared. When any statement
-//!   fails, the transaction is rolled back before the error is returned: nothing is applied.
+//!   (`BEGIN;` the chunk statements of every table `; COMMIT;`, arguments bound across the
+//!   statements in order), so the whole transaction costs one round trip to the connection's
+//!   worker thread instead of one per statement. The text depends only on the row count per
+//!   table, so the statement cache keeps the few texts a workload uses prepared. When any
+//!   statement fails, the transaction is rolled back before the error is returned: nothing is
+//!   applied.
 
 use std::sync::OnceLock;
 
-use sqlx::SqliteConnection;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
+use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::StoreError;
 use super::rows::{RowWrite, format_timestamp, kind_str};
@@ -133,132 +133,29 @@ pub(super) fn only_directory_inserts(writes: &[RowWrite]) -> bool {
     writes.iter().all(|w| table_of(w).is_some())
 }
 
-/// The `INSERT … SELECT … FROM json_each(?)` of one table: one JSON array of rows (each row
-/// an array of the columns in [`Table::head`] order) becomes the inserted rows, in order.
-fn json_insert(table: Table) -> String {
-    let columns = (0..table.columns())
-        .map(|i| format!("value->>{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // `WHERE true` resolves the parsing ambiguity of INSERT … SELECT with an upsert clause.
-    format!(
-        "{}\n SELECT {columns} FROM json_each(?) WHERE true{}",
-        table.head().trim_end_matches(" VALUES "),
-        table.tail()
-    )
-}
-
-/// The one-call transaction inserting into the tables whose bit is set in `mask`
-/// (bit i = `Table::ALL[i]`).
-fn batch_statement(mask: usize) -> &'static str {
-    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        (0..16)
-            .map(|mask| {
-                let mut sql = String::from("BEGIN;\n");
-                for table in Table::ALL {
-                    if mask & (1 << table.index()) != 0 {
-                        sql.push_str(&json_insert(table));
-                        sql.push_str(";\n");
-                    }
-                }
-                sql.push_str("COMMIT;");
-                sql
-            })
-            .collect()
-    });
-    &texts[mask & 15]
-}
-
-/// Appends one row of `write` as a JSON array to `out` (a `[` or `,` goes first).
-fn encode_row(out: &mut Vec<u8>, write: &RowWrite) -> Result<(), serde_json::Error> {
-    out.push(if out.is_empty() { b'[' } else { b',' });
-    match write {
-        RowWrite::Upsert {
-            tenant,
-            id,
-            seq,
-            version,
-            created,
-            last_modified,
-            body,
-            ..
-        } => serde_json::to_writer(
-            out,
-            &(
-                &**tenant,
-                &**id,
-                seq,
-                version,
-                format_timestamp(*created),
-                format_timestamp(*last_modified),
-                &**body,
-            ),
-        ),
-        RowWrite::AddMember {
-            tenant,
-            group_id,
-            member_id,
-            member_type,
-        } => serde_json::to_writer(
-            out,
-            &(&**tenant, &**group_id, &**member_id, kind_str(*member_type)),
-        ),
-        RowWrite::Change {
-            tenant,
-            kind,
-            entity_id,
-            operation,
-            origin,
-            at,
-            body,
-        } => serde_json::to_writer(
-            out,
-            &(
-                &**tenant,
-                kind_str(*kind),
-                &**entity_id,
-                operation.as_str(),
-                origin.as_stored(),
-                format_timestamp(*at),
-                body.as_deref(),
-            ),
-        ),
-        // Callers check `only_directory_inserts` first.
-        _ => Ok(()),
-    }
-}
-
 /// Applies a batch of directory inserts (see [`only_directory_inserts`]) in one transaction
 /// sent as ONE query; on any failure the transaction is rolled back and nothing is applied.
 pub(super) async fn commit_in_one_call(
     conn: &mut SqliteConnection,
     writes: &[RowWrite],
 ) -> Result<(), StoreError> {
-    let mut arrays: [Vec<u8>; 4] = Default::default();
+    let mut segment = Segment::default();
     for write in writes {
-        if let Some(table) = table_of(write) {
-            encode_row(&mut arrays[table.index()], write).map_err(|e| StoreError::Corrupt {
-                table: "batch",
-                detail: format!("a row could not be encoded: {e}"),
-            })?;
-        }
+        segment.take(write);
     }
-    let mut mask = 0;
+    let mut sql = String::from("BEGIN;\n");
     for table in Table::ALL {
-        let array = &mut arrays[table.index()];
-        if !array.is_empty() {
-            array.push(b']');
-            mask |= 1 << table.index();
+        for size in chunks(segment.rows[table.index()].len()) {
+            sql.push_str(statement(table, size));
+            sql.push_str(";\n");
         }
     }
-    let mut query = sqlx::query(batch_statement(mask));
-    for array in arrays.into_iter().filter(|a| !a.is_empty()) {
-        let text = String::from_utf8(array).map_err(|_| StoreError::Corrupt {
-            table: "batch",
-            detail: "a row was not UTF-8".into(),
-        })?;
-        query = query.bind(text);
+    sql.push_str("COMMIT;");
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for table in Table::ALL {
+        for write in &segment.rows[table.index()] {
+            query = bind_row(query, write);
+        }
     }
     match query.execute(&mut *conn).await {
         Ok(_) => Ok(()),
@@ -412,23 +309,6 @@ mod tests {
         assert_eq!(chunks(200).collect::<Vec<_>>(), vec![64, 64, 64, 8]);
         assert!(chunks(1000).all(|c| c <= MAX_CHUNK));
         assert_eq!(chunks(1000).sum::<usize>(), 1000);
-    }
-
-    #[test]
-    fn batch_statements_insert_only_the_tables_with_rows() {
-        assert_eq!(batch_statement(0), "BEGIN;\nCOMMIT;");
-        let all = batch_statement(15);
-        assert_eq!(all.matches("json_each(?)").count(), 4);
-        assert!(all.starts_with("BEGIN;\nINSERT INTO users"));
-        assert!(all.ends_with("COMMIT;"));
-        let changes = batch_statement(1 << Table::Changes.index());
-        assert_eq!(changes.matches('?').count(), 1);
-        assert!(changes.contains("value->>6 FROM json_each(?) WHERE true;"));
-        let users = json_insert(Table::Users);
-        assert!(
-            users.contains("(tenant, id, seq, version, created, last_modified, body)\n SELECT")
-        );
-        assert!(users.ends_with("body = excluded.body"));
     }
 
     #[test]
