@@ -208,8 +208,7 @@ async fn step(
             cursor
         }
     };
-    let token = config.provision_token();
-    if cursor.provisioned_request.as_deref() != Some(token.as_str()) {
+    if let Some(token) = super::provision_due(&cursor, &config.provision_token()) {
         provision_page(target, &rt, &directory, &mut cursor, &token).await?;
         *cached = Some(cursor);
         return Ok(true);
