@@ -143,6 +143,10 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
             respond(send, body.to_vec());
             continue;
         }
+        if plural == "leases" {
+            serve_lease(&mut s, &method, name.as_deref(), &body, send);
+            continue;
+        }
         match (method, name, sub) {
             (Method::GET, None, _) if query.contains("watch=true") => {
                 s.collection(&plural).parked = Some(send);
@@ -219,6 +223,59 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
             }
             (m, n, sub) => panic!("unexpected request {m} {path} {n:?} {sub:?}"),
         }
+    }
+}
+
+fn not_found(send: SendResponse) {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "message": "not found", "reason": "NotFound", "code": 404});
+    send.send_response(
+        Response::builder()
+            .status(404)
+            .body(Body::from(serde_json::to_vec(&status).unwrap()))
+            .unwrap(),
+    );
+}
+
+/// Leases: get, create, and patches merged into `spec` (null removes a field).
+fn serve_lease(
+    s: &mut Server,
+    method: &Method,
+    name: Option<&str>,
+    body: &[u8],
+    send: SendResponse,
+) {
+    let leases = s.collection("leases");
+    match (method, name) {
+        (&Method::GET, Some(name)) => match leases.objects.get(name) {
+            Some(o) => respond(send, serde_json::to_vec(o).unwrap()),
+            None => not_found(send),
+        },
+        (&Method::POST, None) => {
+            let mut o: Value = serde_json::from_slice(body).unwrap();
+            o["metadata"]["namespace"] = json!("default");
+            let name = o["metadata"]["name"].as_str().unwrap().to_owned();
+            leases.objects.insert(name, o.clone());
+            respond(send, serde_json::to_vec(&o).unwrap());
+        }
+        (&Method::PATCH, Some(name)) => {
+            let patch: Value = serde_json::from_slice(body).unwrap();
+            let Some(o) = leases.objects.get_mut(name) else {
+                return not_found(send);
+            };
+            if !o["spec"].is_object() {
+                o["spec"] = json!({});
+            }
+            for (k, v) in patch["spec"].as_object().unwrap() {
+                if v.is_null() {
+                    o["spec"].as_object_mut().unwrap().remove(k);
+                } else {
+                    o["spec"][k] = v.clone();
+                }
+            }
+            respond(send, serde_json::to_vec(o).unwrap());
+        }
+        (m, n) => panic!("unexpected lease request {m} {n:?}"),
     }
 }
 
@@ -380,4 +437,94 @@ async fn watches_controllers_mappers_and_finalizers_end_to_end() {
     for t in tasks {
         t.abort();
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn http_get(url: &str) -> Option<(u16, Value)> {
+    let response = reqwest::get(url).await.ok()?;
+    let code = response.status().as_u16();
+    Some((code, response.json().await.ok()?))
+}
+
+#[tokio::test]
+async fn operator_leads_serves_turns_ready_and_shuts_down_gracefully() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = Arc::new(Mutex::new(Server::default()));
+    server.lock().unwrap().put(
+        "tenants",
+        "Tenant",
+        json!({"apiVersion": "idrelay.dev/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": "acme", "namespace": "default", "uid": "u1", "generation": 1,
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {}}),
+    );
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(serve(handle, Arc::clone(&server)));
+    let client = Client::new(service, "default");
+    let data = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let args = idrelay::operator::OperatorArgs {
+        namespace: Some("default".into()),
+        data_dir: Some(data.path().to_owned()),
+        listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        admin_listen: format!("127.0.0.1:{admin_port}").parse().unwrap(),
+        lease_name: "idrelay-operator".into(),
+        lease_namespace: Some("default".into()),
+        identity: Some("pod-a".into()),
+        tls_cert: None,
+        tls_key: None,
+        plain_http: true,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(idrelay::operator::run_with_client(
+        args,
+        client,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((200, _)) = http_get(&format!("{admin}/readyz")).await {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Ready means: the lease is ours and the first full pass is applied.
+    let lease = server
+        .lock()
+        .unwrap()
+        .get("leases", "idrelay-operator")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "pod-a");
+    let (_, status) = http_get(&format!("{admin}/status")).await.unwrap();
+    assert_eq!(status[0]["kind"], "Tenant");
+    assert_eq!(status[0]["metadata"]["name"], "acme");
+    eventually("tenant Ready", || {
+        ready_of(&server, "tenants", "acme") == Some(("True".into(), "Ready".into()))
+    })
+    .await;
+
+    let _ = stop_tx.send(());
+    let result = tokio::time::timeout(Duration::from_secs(20), operator)
+        .await
+        .expect("the operator did not stop")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    // The lease was released for a standby.
+    let lease = server
+        .lock()
+        .unwrap()
+        .get("leases", "idrelay-operator")
+        .unwrap();
+    assert!(lease["spec"]["holderIdentity"].is_null(), "{lease}");
 }

@@ -46,5 +46,5 @@ pub use controller::{error_policy, reconcile};
 pub use error::Error;
 pub use kinds::{Kind, OperatorKind};
 pub use pass::{SharedPass, Snapshot};
-pub use run::{OperatorArgs, run};
+pub use run::{OperatorArgs, run, run_with_client};
 pub use secrets::ensure_owned_secret;

@@ -117,6 +117,16 @@ pub async fn run(
     let client = Client::try_default()
         .await
         .map_err(|e| Error::Client(e.to_string()))?;
+    run_with_client(args, client, shutdown).await
+}
+
+/// [`run`] with a given client (tests use a fake API server).
+pub async fn run_with_client(
+    args: OperatorArgs,
+    client: Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     {
