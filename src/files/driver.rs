@@ -93,6 +93,11 @@ struct RealTimeCheck {
 pub const REALTIME_CHECK_INTERVAL: Duration = Duration::from_secs(300);
 pub const REALTIME_CHECK_RETRY: Duration = Duration::from_secs(30);
 
+/// Connection checks and Test Connections in flight at once: each builds an HTTP client (TLS
+/// roots included), so hundreds of targets appearing together must not build hundreds at once
+/// (issue 6 memory).
+pub const MAX_CONCURRENT_CHECKS: usize = 16;
+
 /// How often the push health of real-time targets is compared with the last pass (a change
 /// triggers a pass: `Provisioned`, `DeliveryHealthy`, counters).
 pub const REALTIME_POLL: Duration = Duration::from_secs(1);
@@ -125,6 +130,8 @@ pub struct FilesDriver {
     realtime_check_tx: mpsc::UnboundedSender<RealTimeCheckResult>,
     realtime_check_rx: mpsc::UnboundedReceiver<RealTimeCheckResult>,
     realtime_observed: crate::reconcile::real_time_target::RealTimeObservations,
+    /// Bounds the checks in flight ([`MAX_CONCURRENT_CHECKS`]).
+    check_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl FilesDriver {
@@ -150,6 +157,7 @@ impl FilesDriver {
             realtime_check_tx,
             realtime_check_rx,
             realtime_observed: Default::default(),
+            check_gate: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS)),
         })
     }
 
@@ -457,7 +465,9 @@ impl FilesDriver {
             );
             let tx = self.realtime_check_tx.clone();
             let target = target.clone();
+            let gate = Arc::clone(&self.check_gate);
             tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
                 let result = crate::realtime::test_connection::test_connection(&target).await;
                 let _ = tx.send((target, result));
             });
@@ -494,7 +504,9 @@ impl FilesDriver {
         }
         for target in self.checks.due(config, Instant::now()) {
             let tx = self.check_tx.clone();
+            let gate = Arc::clone(&self.check_gate);
             tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
                 let result = check_connection(&target).await;
                 let _ = tx.send((target, result));
             });
