@@ -160,9 +160,9 @@ impl Store {
 
     /// Opens the connection the directory writer task owns.
     pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
-        // Room for the one-call batch texts (one per row count per table) next to the
-        // statements of the other writes.
-        let options = self.inner.options.clone().statement_cache_capacity(400);
+        // Room for the one-call batch texts (at most 64 for a workload of creates, see
+        // `multi_row`) next to the statements of the other writes.
+        let options = self.inner.options.clone().statement_cache_capacity(200);
         let conn = SqliteConnection::connect_with(&options)
             .await
             .map_err(StoreError::sql("open the write connection"))?;
@@ -435,7 +435,7 @@ impl WriteConnection {
     /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
     /// carried (for [`Store::stats`]). Nothing is applied when this fails.
     pub async fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
-        if multi_row::only_directory_inserts(writes) {
+        if multi_row::fits_one_call(writes) {
             // The common case (creates, updates without member removals): the whole
             // transaction in one call to the connection's worker thread.
             multi_row::commit_in_one_call(&mut self.conn, writes).await?;

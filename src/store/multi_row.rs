@@ -14,7 +14,7 @@
 //!   keeps reusing them.
 //! - Everything runs on the caller's transaction connection; durability is the caller's
 //!   (one transaction per batch, acknowledged after commit).
-//! - [`commit_in_one_call`]: a batch made only of such writes is sent to SQLite as ONE query
+//! - [`commit_in_one_call`]: a batch made only of such writes (at most 64 rows per table) is sent to SQLite as ONE query
 //!   (`BEGIN;` the chunk statements of every table `; COMMIT;`, arguments bound across the
 //!   statements in order), so the whole transaction costs one round trip to the connection's
 //!   worker thread instead of one per statement. The text depends only on the row count per
@@ -127,10 +127,23 @@ fn table_of(write: &RowWrite) -> Option<Table> {
     })
 }
 
-/// Whether every write of the batch is one a segment takes (so [`commit_in_one_call`] can
-/// carry the whole batch).
-pub(super) fn only_directory_inserts(writes: &[RowWrite]) -> bool {
-    writes.iter().all(|w| table_of(w).is_some())
+/// The most rows per table a one-call batch carries: its text is cached per row count, so
+/// this bounds the cached texts (and their prepared statements) to [`MAX_CHUNK`] per table
+/// mix. Larger batches (bulk requests) go statement by statement, where the round trips are
+/// amortised over 64-row chunks anyway.
+const MAX_ONE_CALL_ROWS: usize = MAX_CHUNK;
+
+/// Whether every write of the batch is one a segment takes and no table gets more than
+/// [`MAX_ONE_CALL_ROWS`] rows (so [`commit_in_one_call`] can carry the whole batch).
+pub(super) fn fits_one_call(writes: &[RowWrite]) -> bool {
+    let mut counts = [0usize; 4];
+    for write in writes {
+        let Some(table) = table_of(write) else {
+            return false;
+        };
+        counts[table.index()] += 1;
+    }
+    counts.iter().all(|n| *n <= MAX_ONE_CALL_ROWS)
 }
 
 /// Applies a batch of directory inserts (see [`only_directory_inserts`]) in one transaction
@@ -309,6 +322,26 @@ mod tests {
         assert_eq!(chunks(200).collect::<Vec<_>>(), vec![64, 64, 64, 8]);
         assert!(chunks(1000).all(|c| c <= MAX_CHUNK));
         assert_eq!(chunks(1000).sum::<usize>(), 1000);
+    }
+
+    #[test]
+    fn one_call_batches_are_small_directory_insert_batches() {
+        let tenant: std::sync::Arc<str> = std::sync::Arc::from("t");
+        let member = RowWrite::AddMember {
+            tenant: tenant.clone(),
+            group_id: tenant.clone(),
+            member_id: tenant.clone(),
+            member_type: Kind::User,
+        };
+        assert!(fits_one_call(&[]));
+        assert!(fits_one_call(&vec![member.clone(); MAX_ONE_CALL_ROWS]));
+        assert!(!fits_one_call(&vec![member.clone(); MAX_ONE_CALL_ROWS + 1]));
+        let delete = RowWrite::Delete {
+            tenant: tenant.clone(),
+            kind: Kind::User,
+            id: tenant,
+        };
+        assert!(!fits_one_call(&[member, delete]));
     }
 
     #[test]
