@@ -139,6 +139,11 @@ pub struct RealTimeTargetSpec {
     pub provision_request: Option<String>,
     /// How pushes authenticate to the target: exactly one of `basic`, `oauth`, `certificate`.
     pub authentication: RealTimeAuthentication,
+    /// A Secret key holding PEM CA certificates trusted for the target's TLS server certificate,
+    /// on top of the system's trust store (e.g. `ca.crt` of the runtime's own self-signed or
+    /// tenant-CA-issued listener certificate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_ref: Option<SecretKeyRef>,
 }
 
 /// Default of `spec.runtimeUrl` (the runtime's HTTPS listener on loopback).

@@ -90,4 +90,10 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "super::conditions::conditions_schema")]
     pub conditions: Vec<Condition>,
+    /// The tenant's certificate authority certificate (PEM; public, never the key). Client
+    /// certificates issued for `certificate` authentication chain to it, and the runtime's HTTPS
+    /// listener accepts client certificates of this tenant's technical administrators signed by
+    /// it. Set while the tenant is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<String>,
 }

@@ -16,6 +16,7 @@
 //! nothing), after the configuration they describe is applied; readiness turns on after the
 //! first full pass; a connection check result counts only for the configuration it checked.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +65,41 @@ pub trait RealTimeHealthSource: Send + Sync {
 impl RealTimeHealthSource for crate::runtime::Runtime {
     fn realtime_health(&self, resource: &str) -> Option<crate::realtime::PushHealth> {
         self.realtime().health(resource)
+    }
+}
+
+/// Where a driver reads the CA certificate of each tenant (the runtime's tenant CAs), published
+/// as `status.caCertificate`. Reading one may create and persist the tenant CA.
+pub trait CaCertificateSource: Send + Sync {
+    /// Tenant name → PEM of its CA certificate, for `tenants` (a CA that cannot be loaded is
+    /// left out and logged).
+    fn ca_certificates(&self, tenants: &mut dyn Iterator<Item = &str>) -> BTreeMap<String, String>;
+}
+
+impl CaCertificateSource for crate::runtime::Runtime {
+    fn ca_certificates(&self, tenants: &mut dyn Iterator<Item = &str>) -> BTreeMap<String, String> {
+        self.auth.cas.certificates(tenants)
+    }
+}
+
+/// The CA certificates of the tenants of `config` from `source` (none without a source).
+pub fn ca_certificates_of(
+    source: Option<&Arc<dyn CaCertificateSource>>,
+    config: &RuntimeConfig,
+) -> BTreeMap<String, String> {
+    match source {
+        Some(source) => source.ca_certificates(&mut config.tenants.keys().map(String::as_str)),
+        None => BTreeMap::new(),
+    }
+}
+
+/// A [`CaCertificateSource`] held by the driver.
+#[derive(Clone)]
+struct CaSource(Arc<dyn CaCertificateSource>);
+
+impl std::fmt::Debug for CaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaSource")
     }
 }
 
@@ -124,6 +160,7 @@ pub struct FilesDriver {
     check_rx: mpsc::UnboundedReceiver<CheckResult>,
     delivery: Option<Arc<dyn DeliveryHealthSource>>,
     realtime: Option<RealTimeHealth>,
+    ca_certificates: Option<CaSource>,
     /// Test Connection of real-time targets by resource: the config checked, its result, and
     /// when the next periodic check is due.
     realtime_checks: std::collections::BTreeMap<String, RealTimeCheck>,
@@ -153,6 +190,7 @@ impl FilesDriver {
             check_rx,
             delivery: None,
             realtime: None,
+            ca_certificates: None,
             realtime_checks: Default::default(),
             realtime_check_tx,
             realtime_check_rx,
@@ -165,6 +203,12 @@ impl FilesDriver {
     /// `DeliveryHealthy` and the counters).
     pub fn with_delivery_health(mut self, source: Arc<dyn DeliveryHealthSource>) -> Self {
         self.delivery = Some(source);
+        self
+    }
+
+    /// Reads the CA certificate of every tenant from `source` (`status.caCertificate`).
+    pub fn with_ca_certificates(mut self, source: Arc<dyn CaCertificateSource>) -> Self {
+        self.ca_certificates = Some(CaSource(source));
         self
     }
 
@@ -215,6 +259,7 @@ impl FilesDriver {
         Observations {
             connection: self.checks.results(config),
             delivery,
+            ca_certificates: ca_certificates_of(self.ca_certificates.as_ref().map(|c| &c.0), config),
         }
     }
 

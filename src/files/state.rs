@@ -209,6 +209,7 @@ impl FilesState {
                     let status = TenantStatus {
                         observed_generation: generation,
                         conditions: merged(prev),
+                        ..Default::default()
                     };
                     tenant_statuses.insert(bad.key, status);
                 }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::files::checks::ConnectionChecks;
-use crate::files::driver::{DeliveryHealthSource, RealTimeHealthSource};
+use crate::files::driver::{
+    CaCertificateSource, DeliveryHealthSource, RealTimeHealthSource, ca_certificates_of,
+};
 use crate::realtime::RealTimeTargetConfig;
 use crate::reconcile::real_time_target::RealTimeObservations;
 use crate::reconcile::{ConnectionCheck, ObjectKey, Observations};
@@ -41,6 +43,7 @@ pub type OnResult = Arc<dyn Fn(Kind, ObjectKey) + Send + Sync>;
 pub struct Observer {
     delivery: Option<Arc<dyn DeliveryHealthSource>>,
     realtime: Option<Arc<dyn RealTimeHealthSource>>,
+    ca_certificates: Option<Arc<dyn CaCertificateSource>>,
     checks: Mutex<ConnectionChecks>,
     realtime_checks: Mutex<BTreeMap<String, RealTimeCheck>>,
     /// Whether checks are started at all (off in tests without targets to reach).
@@ -66,6 +69,12 @@ impl Observer {
     /// An observer that observes nothing and starts no check.
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// Also reads the tenant CA certificates (`status.caCertificate`) from `source`.
+    pub fn with_ca_certificates(mut self, source: Arc<dyn CaCertificateSource>) -> Self {
+        self.ca_certificates = Some(source);
+        self
     }
 
     /// An observer reading the runtime's delivery and push health and running checks.
@@ -126,6 +135,7 @@ impl Observer {
             Observations {
                 connection,
                 delivery,
+                ca_certificates: ca_certificates_of(self.ca_certificates.as_ref(), config),
             },
             realtime,
         )

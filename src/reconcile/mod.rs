@@ -141,9 +141,14 @@ pub fn reconcile(resources: Resources<'_>, now: jiff::Timestamp) -> Outcome {
             t.target_systems.insert(target.id.clone(), target);
         }
     }
+    let mut tenant_statuses = tenants.statuses;
+    tenant::publish_ca_certificates(
+        &mut tenant_statuses,
+        &resources.observations.ca_certificates,
+    );
     Outcome {
         config,
-        tenants: tenants.statuses,
+        tenants: tenant_statuses,
         technical_admins: admins.statuses,
         source_systems: sources.statuses,
         target_systems: targets.statuses,

@@ -1,8 +1,10 @@
 //! What the drivers observed outside the resources, as an input to the pure reconcile: the last
-//! live connection check of each target system and the delivery health the runtime reports.
+//! live connection check of each target system, the delivery health the runtime reports, and the
+//! CA certificate of each tenant (its key stays in the runtime; only the public certificate is
+//! published in `status.caCertificate`).
 //!
-//! Invariant: observations are keyed by target system id; an absent entry means "not observed
-//! yet" (condition `Unknown`), never "failed".
+//! Invariant: observations are keyed by target system id (CA certificates by tenant name); an
+//! absent entry means "not observed yet" (condition `Unknown`, no certificate), never "failed".
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,8 @@ pub struct DeliveryHealth {
 pub struct Observations {
     pub connection: BTreeMap<String, ConnectionCheck>,
     pub delivery: BTreeMap<String, DeliveryHealth>,
+    /// Tenant name → PEM of the tenant CA certificate (public).
+    pub ca_certificates: BTreeMap<String, String>,
 }
 
 impl Observations {

@@ -316,15 +316,14 @@ fn resolve(
         provision_request: spec.provision_request.clone(),
         properties: BTreeMap::new(),
         certificate,
-        trusted_ca_pem: None,
+        trusted_ca_pem: trusted_ca(&key.namespace, spec.ca_ref.as_ref(), secrets)?,
         manual_provision: None,
     })
 }
 
 /// The CA certificates (PEM) a target trusts for its server's TLS certificate, from the Secret
 /// key `ca_ref` (e.g. `ca.crt` of a tenant CA's or the runtime's certificate): `None` without a
-/// reference; `InvalidSpec` when the value holds no PEM certificate. To be wired as
-/// `trusted_ca_pem` once `spec.caRef` exists (outbound trust needs `ClientSettings` support).
+/// reference; `InvalidSpec` when the value holds no PEM certificate.
 pub fn trusted_ca(
     namespace: &str,
     ca_ref: Option<&crate::api::SecretKeyRef>,

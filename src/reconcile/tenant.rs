@@ -2,11 +2,12 @@
 //! configuration, and each Tenant's status.
 //!
 //! Invariant: a tenant name and a host name each map to at most one accepted Tenant; the later
-//! claimant (see [`super::precedence`]) is `Stalled` and left out of the configuration.
+//! claimant (see [`super::precedence`]) is `Stalled` and left out of the configuration. Only an
+//! accepted Tenant publishes its CA certificate ([`publish_ca_certificates`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::conditions::{Health, merge_conditions, reason};
+use crate::api::conditions::{Health, READY, is_condition_true, merge_conditions, reason};
 use crate::api::refs::{is_dns1123_label, is_dns1123_subdomain};
 use crate::api::{Tenant, TenantStatus};
 use crate::runtime::{RuntimeConfig, TenantConfig};
@@ -95,10 +96,26 @@ pub fn reconcile_tenants(tenants: &[Tenant], now: jiff::Timestamp) -> TenantsOut
         let status = TenantStatus {
             observed_generation: generation,
             conditions: merge_conditions(previous, health.conditions(generation, now)),
+            ca_certificate: None,
         };
         out.statuses.insert(key, status);
     }
     out
+}
+
+/// Publishes the CA certificate of every Ready tenant in its status (`status.caCertificate`);
+/// other tenants publish none. `ca_pems` maps tenant names to their CA certificate PEM: the
+/// driver reads them, after [`super::reconcile`], for the names in `outcome.config.tenants` from
+/// `auth::certificates::TenantCas::get(name)?.cert_pem()` (which may create and persist a CA: I/O,
+/// so it cannot happen in here), then calls this on `outcome.tenants`.
+pub fn publish_ca_certificates(
+    statuses: &mut BTreeMap<ObjectKey, TenantStatus>,
+    ca_pems: &BTreeMap<String, String>,
+) {
+    for (key, status) in statuses {
+        let ready = is_condition_true(&status.conditions, READY);
+        status.ca_certificate = ca_pems.get(&key.name).filter(|_| ready).cloned();
+    }
 }
 
 fn check(
@@ -131,8 +148,41 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::conditions::{READY, STALLED, find_condition};
+    use crate::api::conditions::{STALLED, find_condition};
     use crate::reconcile::test_support::*;
+
+    #[test]
+    fn only_accepted_tenants_publish_their_ca_certificate() {
+        let mut newer = tenant("other", "acme", &[]);
+        newer.metadata = meta("other", "acme", 1, 500);
+        let tenants = [
+            tenant("default", "acme", &[]),
+            newer,
+            tenant("default", "beta", &[]),
+        ];
+        let mut out = reconcile_tenants(&tenants, t(9));
+        assert!(out.statuses.values().all(|s| s.ca_certificate.is_none()));
+        let pems = BTreeMap::from([(
+            "acme".to_owned(),
+            "-----BEGIN CERTIFICATE-----\n".to_owned(),
+        )]);
+        publish_ca_certificates(&mut out.statuses, &pems);
+        let ca = |ns: &str, name: &str| {
+            out.statuses[&ObjectKey::new(ns, name)]
+                .ca_certificate
+                .clone()
+        };
+        assert_eq!(
+            ca("default", "acme").as_deref(),
+            Some("-----BEGIN CERTIFICATE-----\n")
+        );
+        assert_eq!(
+            ca("other", "acme"),
+            None,
+            "the stalled duplicate publishes nothing"
+        );
+        assert_eq!(ca("default", "beta"), None, "no CA given");
+    }
 
     #[test]
     fn valid_tenant_is_ready_and_configured() {
