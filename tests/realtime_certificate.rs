@@ -170,3 +170,65 @@ async fn untrusted_server_certificate_is_a_tls_error() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert!(chain.user_in_target("nottrusted").await.is_none());
 }
+
+/// `spec.caRef` makes a target trust a server certificate outside the system trust store: the
+/// same setup is `TLSError` without it, and connects and pushes with the listener's certificate
+/// in a Secret referenced by `caRef`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_ref_trusts_the_listener_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    let (crt, key) = server_certificate(certs.path());
+    let target = Scim2Server::start("target-token").await;
+    let idrelay = start_https(
+        TestConfig::new(&["acme"], ALL_DIRECTORY_PERMISSIONS),
+        Https {
+            identity: Some((&crt, &key)),
+            trust: None,
+        },
+    )
+    .await;
+    let chain = Chain { idrelay, target };
+    let client_id = chain.idrelay.admin("acme").client_id.clone();
+    let runtime_url = chain.idrelay.base_url();
+    let systems = systems_yaml(&chain.target.base_url());
+    chain.write(
+        "systems.yaml",
+        &format!(
+            "{systems}{}",
+            target_yaml("push", &runtime_url, &basic_auth(&client_id), "")
+        ),
+    );
+    chain
+        .wait_for("TLSError without caRef", async |c: &Chain| {
+            condition(&c.realtime_status("push").await, "ConnectionVerified")["reason"]
+                == "TLSError"
+        })
+        .await;
+
+    let pem = std::fs::read_to_string(&crt).unwrap();
+    let ca_secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: listener-ca}}\nstringData:\n  ca.crt: {}\n",
+        serde_json::to_string(&pem).unwrap()
+    );
+    chain.write(
+        "systems.yaml",
+        &format!(
+            "{systems}{ca_secret}{}",
+            target_yaml(
+                "push",
+                &runtime_url,
+                &basic_auth(&client_id),
+                "  caRef: {name: listener-ca, key: ca.crt}\n"
+            )
+        ),
+    );
+    chain
+        .wait_condition("push", "ConnectionVerified", "True")
+        .await;
+    chain
+        .acme()
+        .post("/Users", &user_body("trusted", "T"))
+        .await
+        .expect(201);
+    chain.wait_user("trusted", Some("T")).await;
+}

@@ -189,6 +189,9 @@ pub struct ClientSettings {
     /// Send `If-Match: *` on PUT/PATCH/DELETE.
     pub if_match_wildcard: bool,
     pub timeout: Duration,
+    /// PEM CA certificates trusted for the server's TLS certificate on top of the system trust
+    /// store (a real-time target's `spec.caRef`).
+    pub trusted_ca_pem: Option<String>,
 }
 
 impl ClientSettings {
@@ -227,6 +230,7 @@ impl ClientSettings {
             )
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             timeout: REQUEST_TIMEOUT,
+            trusted_ca_pem: None,
         }
     }
 }
@@ -284,6 +288,17 @@ impl ScimClient {
                 )
             })?;
             builder = builder.identity(identity);
+        }
+        if let Some(pem) = &settings.trusted_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    ClientError::InvalidConfig(
+                        "the trusted CA certificates are not valid PEM".into(),
+                    )
+                })?;
+            builder = builder.tls_certs_merge(certs);
         }
         let http = builder
             .build()

@@ -95,6 +95,7 @@ pub async fn run(config: Arc<RealTimeTargetConfig>, runtime: Weak<Runtime>, heal
         content_type: "application/scim+json".to_string(),
         if_match_wildcard: false,
         timeout: REQUEST_TIMEOUT,
+        trusted_ca_pem: config.trusted_ca_pem.clone(),
     };
     let client = match ScimClient::new(&settings) {
         Ok(c) => c,

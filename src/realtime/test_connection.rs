@@ -37,6 +37,7 @@ pub async fn test_connection(target: &RealTimeTargetConfig) -> ConnectionCheck {
         content_type: "application/json".to_string(),
         if_match_wildcard: false,
         timeout: REQUEST_TIMEOUT,
+        trusted_ca_pem: target.trusted_ca_pem.clone(),
     };
     let fail = |reason: &str, message: String| ConnectionCheck {
         ok: false,
