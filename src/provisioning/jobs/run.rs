@@ -567,13 +567,26 @@ impl<'a> TargetRun<'a> {
             return Ok(());
         }
         let writes = std::mem::take(&mut self.writes);
+        // The id mappings this job writes: the delivery engine's caches learn them once committed.
+        let mappings: Vec<RowWrite> = writes
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w,
+                    RowWrite::IdMapping { .. } | RowWrite::DeleteIdMapping { .. }
+                )
+            })
+            .cloned()
+            .collect();
         self.writer
             .submit_rows(move |rows| {
                 rows.extend(writes);
                 Ok(())
             })
             .await
-            .map_err(|e| format!("the job progress could not be stored: {e}"))
+            .map_err(|e| format!("the job progress could not be stored: {e}"))?;
+        crate::delivery::id_mappings_committed(&mappings);
+        Ok(())
     }
 }
 
