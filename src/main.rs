@@ -332,6 +332,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Provisioned, DeliveryHealthy and the counters of real-time targets.
     driver = driver.with_realtime_health(Arc::clone(&runtime) as _);
     driver = driver.with_ca_certificates(Arc::clone(&runtime) as _);
+    // Pending deliveries and accept→acknowledgement latencies on /metrics.
+    runtime.delivery().set_metrics(driver.metrics());
     // Real-time log retention: prunes now and hourly for as long as the process runs.
     let _retention = idrelay::provisioning::logs::spawn_retention(Arc::clone(&runtime));
     // Scheduled provisioning jobs (ips.job.interval.minutes) and job log retention.

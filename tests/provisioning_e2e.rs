@@ -352,6 +352,19 @@ async fn users_and_groups_flow_through_the_realtime_api_to_scim2_server() {
     env.settle(2).await;
     let alice = env.user_named("alice").await.expect("alice in the target");
     let bob = env.user_named("bob").await.expect("bob in the target");
+    // The acknowledgement latencies of the two deliveries are on /metrics.
+    let metrics = reqwest::get(format!("{}/metrics", env.server.admin_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let acknowledged = metrics
+        .lines()
+        .find(|l| l.starts_with("idrelay_delivery_latency_seconds_count{"))
+        .unwrap_or_else(|| panic!("no delivery latency in /metrics:\n{metrics}"));
+    let count: f64 = acknowledged.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{acknowledged}");
     assert_eq!(alice["displayName"], "Alice");
     assert_eq!(alice["name"]["familyName"], "Tester");
     assert_eq!(alice["emails"][0]["value"], "alice@example.com");

@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+
+use crate::metrics::Metrics;
 use jiff::Timestamp;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, mpsc};
@@ -62,6 +64,8 @@ struct Inner {
     notify: Arc<Notify>,
     health: Mutex<HashMap<TargetKey, TargetHealth>>,
     mappings: Arc<IdMappings>,
+    /// Where pending gauges and acknowledgement latencies go (set by the driver).
+    metrics: ArcSwapOption<Metrics>,
 }
 
 /// The delivery engine. Dropping the last handle stops its tasks.
@@ -83,6 +87,7 @@ impl DeliveryEngine {
     pub fn start(store: Store, writer: WriterHandle, wakeup: Arc<Notify>) -> DeliveryEngine {
         let inner = Arc::new(Inner {
             mappings: IdMappings::new(store.clone()),
+            metrics: ArcSwapOption::empty(),
             store,
             writer,
             config: ArcSwap::from_pointee(RuntimeConfig::default()),
@@ -156,6 +161,12 @@ impl DeliveryEngine {
             reason: reason.to_string(),
             message,
         }
+    }
+
+    /// Records pending deliveries per target and accept→acknowledgement latencies into
+    /// `metrics` from now on.
+    pub fn set_metrics(&self, metrics: Metrics) {
+        self.inner.metrics.store(Some(Arc::new(metrics)));
     }
 
     /// Refreshes the counters of every configured target now (tests, status writers).
@@ -342,6 +353,7 @@ impl Dispatcher {
                     client: client.clone(),
                     writer: inner.writer.clone(),
                     mappings: inner.mappings.clone(),
+                    metrics: inner.metrics.load_full(),
                     answered: Some(answered),
                 };
                 tokio::spawn(async move {
@@ -482,6 +494,9 @@ async fn refresh_counters(inner: &Inner) {
         for target in tenant_config.target_systems.keys() {
             match inner.store.delivery_counters(tenant, target).await {
                 Ok(counters) => {
+                    if let Some(metrics) = inner.metrics.load().as_deref() {
+                        metrics.set_delivery_pending(tenant, target, counters.0);
+                    }
                     let key = TargetKey {
                         tenant: Arc::from(tenant.as_str()),
                         target: Arc::from(target.as_str()),

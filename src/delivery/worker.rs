@@ -60,6 +60,8 @@ pub struct Job {
     pub client: Arc<ScimClient>,
     pub writer: WriterHandle,
     pub mappings: Arc<IdMappings>,
+    /// Records the accept→acknowledgement latency of delivered entities.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Called once the target answered (or nothing was sent), before the outcome is
     /// committed: frees the concurrency slot.
     pub answered: Option<Box<dyn FnOnce() + Send + Sync>>,
@@ -606,6 +608,10 @@ async fn settle(job: Job, performed: Performed, started_at: Timestamp) -> Done {
             mapping,
             info,
         } => {
+            if let Some(metrics) = &job.metrics {
+                let latency = now.duration_since(row.accepted_at).unsigned_abs();
+                metrics.delivery_acknowledged(&tenant, &target_key, latency);
+            }
             log.target_id = target_id;
             log.operation = operation;
             log.target_state = state;
