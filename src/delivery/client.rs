@@ -268,38 +268,25 @@ impl ScimClient {
     pub fn new(settings: &ClientSettings) -> Result<ScimClient, ClientError> {
         // reqwest is built without a default crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(CONNECT_TIMEOUT.min(settings.timeout))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none());
-        if let OutboundAuth::ClientCertificate {
-            certificate_pem,
-            private_key_pem,
-        } = &settings.auth
-        {
-            let mut pem = private_key_pem.clone().into_bytes();
-            pem.push(b'\n');
-            pem.extend_from_slice(certificate_pem.as_bytes());
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-                ClientError::InvalidConfig(
-                    "the client certificate or its private key is not valid PEM".into(),
-                )
-            })?;
-            builder = builder.identity(identity);
-        }
-        if let Some(pem) = &settings.trusted_ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .ok()
-                .filter(|certs| !certs.is_empty())
-                .ok_or_else(|| {
-                    ClientError::InvalidConfig(
-                        "the trusted CA certificates are not valid PEM".into(),
-                    )
-                })?;
-            builder = builder.tls_certs_merge(certs);
-        }
+        let identity = match &settings.auth {
+            OutboundAuth::ClientCertificate {
+                certificate_pem,
+                private_key_pem,
+            } => Some(super::tls::ClientIdentity {
+                certificate_pem,
+                private_key_pem,
+            }),
+            _ => None,
+        };
+        let tls = super::tls::client_config(identity, settings.trusted_ca_pem.as_deref())
+            .map_err(|e| ClientError::InvalidConfig(e.to_string()))?;
+        let builder = builder.tls_backend_preconfigured(tls);
         let http = builder
             .build()
             .map_err(|e| ClientError::InvalidConfig(error_chain(&e)))?;

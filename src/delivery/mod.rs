@@ -26,6 +26,7 @@ mod mappings;
 mod outbound_auth;
 pub mod pipeline;
 pub mod queue;
+pub mod tls;
 pub mod worker;
 
 pub use crate::reconcile::observations::{ConnectionCheck, DeliveryHealth};
