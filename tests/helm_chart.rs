@@ -1080,19 +1080,35 @@ struct OperatorCli {
 #[test]
 fn deployment_args_parse_as_idrelay_operator_options() {
     use clap::Parser;
-    for (extra, namespace, plain_http, tls_cert) in [
-        (&[][..], Some(NAMESPACE), false, None),
+    for (extra, namespaces, plain_http, tls_cert) in [
+        (&[][..], &[NAMESPACE][..], false, None),
         (
             &["--set", "watchNamespaces={team-a}"][..],
-            Some("team-a"),
+            &["team-a"][..],
             false,
             None,
         ),
-        (&["--set", "rbac.namespaced=false"][..], None, false, None),
-        (&["--set", "tls.mode=none"][..], Some(NAMESPACE), true, None),
+        (
+            &["--set", "watchNamespaces={a,b}"][..],
+            &["a", "b"][..],
+            false,
+            None,
+        ),
+        (
+            &["--set", "rbac.namespaced=false"][..],
+            &[][..],
+            false,
+            None,
+        ),
+        (
+            &["--set", "tls.mode=none"][..],
+            &[NAMESPACE][..],
+            true,
+            None,
+        ),
         (
             &["--set", "tls.mode=secret", "--set", "tls.secretName=t"][..],
-            Some(NAMESPACE),
+            &[NAMESPACE][..],
             false,
             Some("/etc/idrelay/tls/tls.crt"),
         ),
@@ -1105,7 +1121,7 @@ fn deployment_args_parse_as_idrelay_operator_options() {
         )
         .unwrap_or_else(|e| panic!("{extra:?}: idrelay operator rejects {args:?}: {e}"))
         .args;
-        assert_eq!(parsed.namespace.as_deref(), namespace, "{extra:?}");
+        assert_eq!(parsed.namespaces, namespaces, "{extra:?}");
         assert_eq!(parsed.plain_http, plain_http, "{extra:?}");
         assert_eq!(
             parsed.tls_cert.as_deref(),

@@ -42,10 +42,12 @@ struct Collection {
     parked: Option<SendResponse>,
 }
 
-/// What the test can look at and change.
+/// What the test can look at and change. Collections are keyed `namespace/plural`.
 #[derive(Default)]
 struct Server {
     collections: BTreeMap<String, Collection>,
+    /// Lists served per collection.
+    lists: BTreeMap<String, usize>,
     rv: u64,
     status_writes: Vec<(String, String, Value)>,
     events: Vec<Value>,
@@ -56,16 +58,20 @@ fn respond(send: SendResponse, body: Vec<u8>) {
 }
 
 impl Server {
-    fn collection(&mut self, plural: &str) -> &mut Collection {
-        self.collections.entry(plural.to_owned()).or_default()
+    fn collection(&mut self, key: &str) -> &mut Collection {
+        self.collections.entry(key.to_owned()).or_default()
     }
 
-    /// Stores `object` and queues the watch event.
+    /// Stores `object` (in its namespace) and queues the watch event.
     fn put(&mut self, plural: &str, kind: &str, mut object: Value) {
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let name = object["metadata"]["name"].as_str().unwrap().to_owned();
-        let c = self.collection(plural);
+        let key = format!(
+            "{}/{plural}",
+            object["metadata"]["namespace"].as_str().unwrap()
+        );
+        let c = self.collection(&key);
         let type_ = if c.objects.contains_key(&name) {
             "MODIFIED"
         } else {
@@ -83,11 +89,26 @@ impl Server {
             c.pending.push(json!({"type": type_, "object": object}));
         }
         let _ = kind;
-        self.flush(plural);
+        self.flush(&key);
     }
 
-    fn flush(&mut self, plural: &str) {
-        let c = self.collection(plural);
+    /// Removes an object without a watch event (only a relist notices).
+    fn remove_silently(&mut self, key: &str, name: &str) {
+        self.collection(key).objects.remove(name);
+    }
+
+    /// Ends the watch of `key` with "410 Gone": the watcher relists.
+    fn expire_watch(&mut self, key: &str) {
+        self.collection(key)
+            .pending
+            .push(json!({"type": "ERROR", "object": {
+            "apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": "too old resource version", "reason": "Expired", "code": 410}}));
+        self.flush(key);
+    }
+
+    fn flush(&mut self, key: &str) {
+        let c = self.collection(key);
         if c.pending.is_empty() {
             return;
         }
@@ -102,16 +123,26 @@ impl Server {
     }
 
     fn get(&self, plural: &str, name: &str) -> Option<Value> {
-        self.collections.get(plural)?.objects.get(name).cloned()
+        self.get_in("default", plural, name)
+    }
+
+    fn get_in(&self, namespace: &str, plural: &str, name: &str) -> Option<Value> {
+        self.collections
+            .get(&format!("{namespace}/{plural}"))?
+            .objects
+            .get(name)
+            .cloned()
     }
 }
 
-/// `(plural, name, subresource)` of a path under namespace `default`.
-fn parse_path(path: &str) -> (String, Option<String>, Option<String>) {
-    let rest = path.split("/namespaces/default/").nth(1).unwrap_or("");
+/// `(namespace, plural, name, subresource)` of a namespaced path.
+fn parse_path(path: &str) -> (String, String, Option<String>, Option<String>) {
+    let rest = path.split("/namespaces/").nth(1).unwrap_or("");
     let mut parts = rest.split('/');
+    let namespace = parts.next().unwrap_or("").to_owned();
     let plural = parts.next().unwrap_or("").to_owned();
     (
+        namespace,
         plural,
         parts.next().map(str::to_owned),
         parts.next().map(str::to_owned),
@@ -135,7 +166,8 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
         let uri = request.uri().clone();
         let path = uri.path().to_owned();
         let query = uri.query().unwrap_or("").to_owned();
-        let (plural, name, sub) = parse_path(&path);
+        let (namespace, plural, name, sub) = parse_path(&path);
+        let key = format!("{namespace}/{plural}");
         let body = request.into_body().collect_bytes().await.unwrap();
         let mut s = server.lock().unwrap();
         if plural == "events" {
@@ -144,18 +176,19 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
             continue;
         }
         if plural == "leases" {
-            serve_lease(&mut s, &method, name.as_deref(), &body, send);
+            serve_lease(&mut s, &key, &method, name.as_deref(), &body, send);
             continue;
         }
         match (method, name, sub) {
             (Method::GET, None, _) if query.contains("watch=true") => {
-                s.collection(&plural).parked = Some(send);
-                s.flush(&plural);
+                s.collection(&key).parked = Some(send);
+                s.flush(&key);
             }
             (Method::GET, None, _) => {
                 let (api_version, kind) = list_kind(&plural);
                 let rv = s.rv.to_string();
-                let c = s.collection(&plural);
+                *s.lists.entry(key.clone()).or_default() += 1;
+                let c = s.collection(&key);
                 // Events so far are in the list.
                 c.pending.clear();
                 let items: Vec<Value> = c.objects.values().cloned().collect();
@@ -166,7 +199,7 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
             (Method::PATCH, Some(name), Some(sub)) if sub == "status" => {
                 let patch: Value = serde_json::from_slice(&body).unwrap();
                 assert!(query.contains("fieldManager=idrelay"), "{query}");
-                let mut object = s.get(&plural, &name).unwrap();
+                let mut object = s.get_in(&namespace, &plural, &name).unwrap();
                 object["status"] = patch["status"].clone();
                 s.status_writes
                     .push((plural.clone(), name.clone(), patch["status"].clone()));
@@ -177,7 +210,7 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
             (Method::PATCH, Some(name), None) => {
                 // The finalizer JSON patches (test + add / test + remove).
                 let ops: Vec<Value> = serde_json::from_slice(&body).unwrap();
-                let mut object = s.get(&plural, &name).unwrap();
+                let mut object = s.get_in(&namespace, &plural, &name).unwrap();
                 let mut finalizers: Vec<Value> = object["metadata"]["finalizers"]
                     .as_array()
                     .cloned()
@@ -240,12 +273,13 @@ fn not_found(send: SendResponse) {
 /// Leases: get, create, and patches merged into `spec` (null removes a field).
 fn serve_lease(
     s: &mut Server,
+    key: &str,
     method: &Method,
     name: Option<&str>,
     body: &[u8],
     send: SendResponse,
 ) {
-    let leases = s.collection("leases");
+    let leases = s.collection(key);
     match (method, name) {
         (&Method::GET, Some(name)) => match leases.objects.get(name) {
             Some(o) => respond(send, serde_json::to_vec(o).unwrap()),
@@ -280,7 +314,16 @@ fn serve_lease(
 }
 
 fn ready_of(server: &Arc<Mutex<Server>>, plural: &str, name: &str) -> Option<(String, String)> {
-    let o = server.lock().unwrap().get(plural, name)?;
+    ready_in(server, "default", plural, name)
+}
+
+fn ready_in(
+    server: &Arc<Mutex<Server>>,
+    namespace: &str,
+    plural: &str,
+    name: &str,
+) -> Option<(String, String)> {
+    let o = server.lock().unwrap().get_in(namespace, plural, name)?;
     let c = o["status"]["conditions"]
         .as_array()?
         .iter()
@@ -340,7 +383,7 @@ async fn watches_controllers_mappers_and_finalizers_end_to_end() {
     let wired = {
         let sink: Arc<dyn ConfigSink> = sink.clone();
         let client2 = client.clone();
-        wire(&client, Some("default"), stop, move |stores, kicks| {
+        wire(&client, &["default"], stop, move |stores, kicks| {
             Context::new(client2, stores, sink, None).with_kicks(kicks)
         })
     };
@@ -439,6 +482,172 @@ async fn watches_controllers_mappers_and_finalizers_end_to_end() {
     }
 }
 
+fn tenant(namespace: &str, name: &str) -> Value {
+    json!({"apiVersion": "idrelay.dev/v1alpha1", "kind": "Tenant",
+        "metadata": {"name": name, "namespace": namespace, "uid": format!("t-{namespace}-{name}"),
+                     "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {}})
+}
+
+fn admin(namespace: &str, tenant: &str) -> Value {
+    json!({"apiVersion": "idrelay.dev/v1alpha1", "kind": "TechnicalAdmin",
+        "metadata": {"name": "adm", "namespace": namespace, "uid": format!("a-{namespace}"),
+                     "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"tenantRef": {"name": tenant}, "displayName": "Admin",
+                 "permissions": ["ManageUsers"],
+                 "secrets": [{"secretRef": {"name": "adm-secret", "key": "secret"}}]}})
+}
+
+fn secret(namespace: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "adm-secret", "namespace": namespace},
+        "stringData": {"secret": "hunter2hunter2"}})
+}
+
+fn keys<K: kube::Resource<DynamicType = ()> + Clone>(
+    store: &kube::runtime::reflector::Store<K>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = store
+        .state()
+        .iter()
+        .map(|o| {
+            let m = o.meta();
+            format!(
+                "{}/{}",
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn several_namespaces_one_watch_each_merged_stores() {
+    let server = Arc::new(Mutex::new(Server::default()));
+    {
+        let mut s = server.lock().unwrap();
+        // Tenant names are unique across namespaces (the runtime's tenants).
+        for (ns, name) in [("a", "acme"), ("b", "globex")] {
+            s.put("tenants", "Tenant", tenant(ns, name));
+            s.put("technicaladmins", "TechnicalAdmin", admin(ns, name));
+        }
+        s.put("tenants", "Tenant", tenant("b", "old"));
+    }
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(serve(handle, Arc::clone(&server)));
+    let client = Client::new(service, "default");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+        .boxed()
+        .shared()
+    };
+    let sink = Arc::new(Sink::default());
+    let wired = {
+        let sink: Arc<dyn ConfigSink> = sink.clone();
+        let client2 = client.clone();
+        wire(&client, &["a", "b"], stop, move |stores, kicks| {
+            Context::new(client2, stores, sink, None).with_kicks(kicks)
+        })
+    };
+    let ctx = Arc::clone(&wired.ctx);
+    // As the operator does: the watches first, the controllers once the stores are ready.
+    let mut tasks: Vec<_> = wired.watches.into_iter().map(tokio::spawn).collect();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        idrelay::operator::wiring::stores_ready(&ctx.stores),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    tasks.extend(wired.controllers.into_iter().map(tokio::spawn));
+    // Ready means both namespaces are listed: objects of both are in the stores.
+    assert_eq!(keys(&ctx.stores.tenants), ["a/acme", "b/globex", "b/old"]);
+    assert_eq!(keys(&ctx.stores.technical_admins), ["a/adm", "b/adm"]);
+    {
+        let s = server.lock().unwrap();
+        // Each namespace is listed on its own (namespaced RBAC); nothing cluster-wide.
+        assert_eq!(s.lists.get("a/tenants"), Some(&1));
+        assert_eq!(s.lists.get("b/tenants"), Some(&1));
+        assert!(
+            s.lists
+                .keys()
+                .all(|k| k.starts_with("a/") || k.starts_with("b/")),
+            "{:?}",
+            s.lists
+        );
+    }
+    for (ns, name) in [("a", "acme"), ("b", "globex")] {
+        eventually("tenant Ready", || {
+            ready_in(&server, ns, "tenants", name) == Some(("True".into(), "Ready".into()))
+        })
+        .await;
+        eventually("admin SecretNotFound", || {
+            ready_in(&server, ns, "technicaladmins", "adm")
+                == Some(("False".into(), "SecretNotFound".into()))
+        })
+        .await;
+    }
+
+    // The Secret appears in `b`: the mapper re-queues `b`'s admin only.
+    server.lock().unwrap().put("secrets", "Secret", secret("b"));
+    eventually("admin in b Ready", || {
+        ready_in(&server, "b", "technicaladmins", "adm") == Some(("True".into(), "Ready".into()))
+    })
+    .await;
+    assert_eq!(
+        ready_in(&server, "a", "technicaladmins", "adm"),
+        Some(("False".into(), "SecretNotFound".into()))
+    );
+    server.lock().unwrap().put("secrets", "Secret", secret("a"));
+    eventually("admin in a Ready", || {
+        ready_in(&server, "a", "technicaladmins", "adm") == Some(("True".into(), "Ready".into()))
+    })
+    .await;
+    assert_eq!(keys(&ctx.stores.secrets), ["a/adm-secret", "b/adm-secret"]);
+
+    // `b`'s tenant watch expires; its relist drops `b/old` and keeps `a`'s objects.
+    {
+        let mut s = server.lock().unwrap();
+        s.remove_silently("b/tenants", "old");
+        s.expire_watch("b/tenants");
+    }
+    eventually("b relisted", || {
+        server.lock().unwrap().lists.get("b/tenants") == Some(&2)
+            && keys(&ctx.stores.tenants) == ["a/acme", "b/globex"]
+    })
+    .await;
+    assert_eq!(server.lock().unwrap().lists.get("a/tenants"), Some(&1));
+    // The relisted namespace still maps references: a change of `b/adm-secret` reaches the admin.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(keys(&ctx.stores.tenants), ["a/acme", "b/globex"]);
+    {
+        let mut s = server.lock().unwrap();
+        let mut o = s.get_in("b", "secrets", "adm-secret").unwrap();
+        o["stringData"] = json!({"other": "x"});
+        s.put("secrets", "Secret", o);
+    }
+    eventually("admin in b lost its secret key", || {
+        ready_in(&server, "b", "technicaladmins", "adm")
+            .is_some_and(|(status, _)| status == "False")
+    })
+    .await;
+    assert_eq!(
+        ready_in(&server, "a", "technicaladmins", "adm"),
+        Some(("True".into(), "Ready".into()))
+    );
+
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        t.abort();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -471,7 +680,7 @@ async fn operator_leads_serves_turns_ready_and_shuts_down_gracefully() {
     let data = tempfile::tempdir().unwrap();
     let admin_port = free_port();
     let args = idrelay::operator::OperatorArgs {
-        namespace: Some("default".into()),
+        namespaces: vec!["default".into()],
         data_dir: Some(data.path().to_owned()),
         listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
         admin_listen: format!("127.0.0.1:{admin_port}").parse().unwrap(),

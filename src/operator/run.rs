@@ -44,9 +44,16 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Options of `idrelay operator`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OperatorArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, value_name = "NS", env = "IDRELAY_WATCH_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch only these namespaces: repeat the option or separate them with commas
+    /// (default: all namespaces). Each is listed and watched on its own, so namespaced RBAC
+    /// (a Role per namespace) is enough.
+    #[arg(
+        long = "namespace",
+        value_name = "NS",
+        env = "IDRELAY_WATCH_NAMESPACE",
+        value_delimiter = ','
+    )]
+    pub namespaces: Vec<String>,
     /// Where the store lives (a volume). Default: a fresh temporary directory.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -59,8 +66,8 @@ pub struct OperatorArgs {
     /// Name of the Lease used for leader election.
     #[arg(long, value_name = "NAME", default_value = "idrelay-operator")]
     pub lease_name: String,
-    /// Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE, else
-    /// --namespace, else the client's default namespace).
+    /// Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE, else the
+    /// first --namespace, else the client's default namespace).
     #[arg(long, value_name = "NS", env = "POD_NAMESPACE")]
     pub lease_namespace: Option<String>,
     /// Identity of this instance in the Lease and in Events (default: POD_NAME, else a
@@ -97,6 +104,15 @@ impl OperatorArgs {
             _ => TlsMode::SelfSigned,
         }
     }
+}
+
+/// The first watched namespace (empty entries skipped), for the Lease's default namespace.
+fn first_namespace(namespaces: &[String]) -> Option<String> {
+    namespaces
+        .iter()
+        .map(|n| n.trim())
+        .find(|n| !n.is_empty())
+        .map(str::to_owned)
 }
 
 fn stop_signal(rx: &tokio::sync::watch::Receiver<bool>) -> StopSignal {
@@ -160,7 +176,7 @@ pub async fn run_with_client(
     let lease_namespace = args
         .lease_namespace
         .clone()
-        .or_else(|| args.namespace.clone())
+        .or_else(|| first_namespace(&args.namespaces))
         .unwrap_or_else(|| client.default_namespace().to_owned());
     let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
         .with_namespace(&lease_namespace)
@@ -238,17 +254,12 @@ async fn lead(
         Some(Arc::clone(&runtime) as _),
     ));
     let sink: Arc<dyn ConfigSink> = Arc::clone(&runtime) as _;
-    let wired = wire(
-        client,
-        args.namespace.as_deref(),
-        stop.clone(),
-        |stores, kicks| {
-            Context::new(client.clone(), stores, sink, Some(identity.to_owned()))
-                .with_observer(observer)
-                .with_kicks(kicks)
-                .with_status(Arc::clone(status))
-        },
-    );
+    let wired = wire(client, &args.namespaces, stop.clone(), |stores, kicks| {
+        Context::new(client.clone(), stores, sink, Some(identity.to_owned()))
+            .with_observer(observer)
+            .with_kicks(kicks)
+            .with_status(Arc::clone(status))
+    });
     let ctx = Arc::clone(&wired.ctx);
     let watches: Vec<_> = wired.watches.into_iter().map(tokio::spawn).collect();
 
@@ -338,7 +349,7 @@ mod tests {
         ])
         .unwrap();
         let a = cli.args;
-        assert_eq!(a.namespace.as_deref(), Some("team-a"));
+        assert_eq!(a.namespaces, ["team-a"]);
         assert_eq!(a.data_dir, Some(PathBuf::from("/data")));
         assert_eq!(a.lease_name, "my-lease");
         assert_eq!(a.listen, "0.0.0.0:8443".parse().unwrap());
@@ -354,5 +365,25 @@ mod tests {
             TlsMode::SelfSigned
         ));
         assert!(Cli::try_parse_from(["idrelay", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn several_namespaces_repeated_or_comma_separated() {
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).unwrap().args.namespaces;
+        assert_eq!(
+            parse(&["idrelay", "--namespace=a", "--namespace=b"]),
+            ["a", "b"]
+        );
+        assert_eq!(parse(&["idrelay", "--namespace", "a,b"]), ["a", "b"]);
+        assert!(parse(&["idrelay"]).is_empty());
+        assert_eq!(
+            first_namespace(&parse(&["idrelay", "--namespace=a,b"])).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            first_namespace(&[String::new(), "b".into()]).as_deref(),
+            Some("b")
+        );
+        assert_eq!(first_namespace(&[]), None);
     }
 }
