@@ -167,7 +167,7 @@ mod tests {
             auth: OutboundAuth::None,
             properties: BTreeMap::new(),
             api_version: 2,
-            transformation: Arc::new(default_for(Role::Target, SystemType::Scim, 2).unwrap()),
+            transformation: default_for(Role::Target, SystemType::Scim, 2).unwrap(),
             enabled: true,
         })
     }

@@ -73,7 +73,7 @@ mod tests {
         );
         for i in 0..sources {
             yaml += &format!(
-                "---\napiVersion: idrelay.dev/v1alpha1\nkind: SourceSystem\nmetadata: {{name: s{i}}}\nspec: {{tenantRef: {{name: acme}}, displayName: S{i}, type: IdentityAuthentication, systemId: 3f6c8e2a-5b7d-4c9e-8f1a-00000000000{i}, properties: {{ias.api.version: \"2\"}}}}\n"
+                "---\napiVersion: idrelay.dev/v1alpha1\nkind: SourceSystem\nmetadata: {{name: s{i}}}\nspec: {{tenantRef: {{name: acme}}, displayName: S{i}, type: IdentityAuthentication, systemId: 3f6c8e2a-5b7d-4c9e-8f1a-00000000000{i}, properties: {{ias.api.version: \"2\"}}, transformation: '{{\"user\": {{\"mappings\": [{{\"sourcePath\": \"$.userName\", \"targetPath\": \"$.userName\"}}]}}}}'}}\n"
             );
         }
         let docs = parse_documents(&yaml, "t.yaml").unwrap().documents;
@@ -94,7 +94,7 @@ mod tests {
     fn equal_transformations_share_one_arc_and_the_value_is_unchanged() {
         let original = config(3);
         let mut shared = original.clone();
-        // Reconcile parsed each one on its own.
+        // Reconcile parsed each spec's own transformation on its own (defaults are shared anyway).
         let before = transformations(&shared);
         assert_eq!(before.len(), 3);
         assert!(!Arc::ptr_eq(&before[0], &before[1]));

@@ -7,6 +7,7 @@
 //! that stalls.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::api::OutboundAuthentication;
 use crate::api::SystemType;
@@ -138,13 +139,13 @@ pub fn properties_and_transformation(
     system_type: SystemType,
     properties: &BTreeMap<String, String>,
     transformation: Option<&str>,
-) -> Result<(BTreeMap<String, String>, u8, Transformation), Health> {
+) -> Result<(BTreeMap<String, String>, u8, Arc<Transformation>), Health> {
     let (properties, api_version) = super::properties::with_defaults(role, system_type, properties)
         .map_err(|m| Health::stalled(reason::INVALID_SPEC, m))?;
     let transformation = match transformation {
-        Some(text) => transformation::parse(text).map_err(|m| {
+        Some(text) => Arc::new(transformation::parse(text).map_err(|m| {
             Health::stalled(INVALID_TRANSFORMATION, format!("spec.transformation: {m}"))
-        })?,
+        })?),
         None => transformation::default_for(role, system_type, api_version).map_err(|m| {
             Health::stalled(
                 INVALID_TRANSFORMATION,

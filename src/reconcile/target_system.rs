@@ -73,7 +73,7 @@ pub struct Validated {
     pub id: String,
     pub properties: BTreeMap<String, String>,
     pub api_version: u8,
-    pub transformation: transformation::Transformation,
+    pub transformation: Arc<transformation::Transformation>,
 }
 
 /// Validates a target on its own; the error is the Stalled health naming the field.
@@ -344,7 +344,7 @@ fn reconcile_one(
         auth,
         properties: valid.properties,
         api_version: valid.api_version,
-        transformation: Arc::new(valid.transformation),
+        transformation: valid.transformation,
         enabled: spec.enabled,
     };
     (finish(health, extra, Some(id), counters), Some(config))

@@ -3,11 +3,19 @@
 //!
 //! Invariant: every transformation in the runtime configuration was parsed here; a parse error
 //! is returned as the engine reports it (naming the mapping), for the resource's Stalled message.
+//! The default transformations are parsed once per process and shared (one `Arc` per role, type
+//! and version): every pass used to parse SAP's large default read transformation once per
+//! system.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::Mutex;
 
 use crate::runtime::SystemType;
 
 /// Which side of the pipeline a transformation belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// A source system's read transformation.
     Source,
@@ -33,18 +41,34 @@ pub fn default_text(role: Role, system_type: SystemType, api_version: u8) -> &'s
     }
 }
 
-/// The parsed default transformation (see [`default_text`]).
+/// The parsed default transformation (see [`default_text`]), parsed once and shared.
 pub fn default_for(
     role: Role,
     system_type: SystemType,
     api_version: u8,
-) -> Result<Transformation, String> {
-    parse(default_text(role, system_type, api_version))
+) -> Result<Arc<Transformation>, String> {
+    type Parsed = BTreeMap<(Role, SystemType, u8), Arc<Transformation>>;
+    static PARSED: LazyLock<Mutex<Parsed>> = LazyLock::new(|| Mutex::new(BTreeMap::new()));
+    let key = (role, system_type, api_version);
+    if let Some(t) = PARSED.lock().get(&key) {
+        return Ok(Arc::clone(t));
+    }
+    let parsed = Arc::new(parse(default_text(role, system_type, api_version))?);
+    Ok(Arc::clone(PARSED.lock().entry(key).or_insert(parsed)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_transformations_are_parsed_once() {
+        let a = default_for(Role::Source, SystemType::IdentityAuthentication, 2).unwrap();
+        let b = default_for(Role::Source, SystemType::IdentityAuthentication, 2).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = default_for(Role::Source, SystemType::IdentityAuthentication, 1).unwrap();
+        assert!(!Arc::ptr_eq(&a, &other));
+    }
 
     #[test]
     fn defaults_parse_for_every_type_and_version() {
