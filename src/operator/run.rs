@@ -249,10 +249,15 @@ async fn lead(
     let _retention = crate::provisioning::logs::spawn_retention(Arc::clone(&runtime));
     let _jobs = crate::provisioning::jobs::spawn_scheduler(Arc::clone(&runtime));
 
-    let observer = Arc::new(Observer::new(
-        Some(Arc::new(runtime.delivery().clone())),
-        Some(Arc::clone(&runtime) as _),
-    ));
+    let observer = Arc::new(
+        Observer::new(
+            Some(Arc::new(runtime.delivery().clone())),
+            Some(Arc::clone(&runtime) as _),
+        )
+        .with_ca_certificates(Arc::clone(&runtime) as _),
+    );
+    // Pending deliveries and accept→acknowledgement latencies on /metrics.
+    runtime.delivery().set_metrics(status.metrics().clone());
     let sink: Arc<dyn ConfigSink> = Arc::clone(&runtime) as _;
     let wired = wire(client, &args.namespaces, stop.clone(), |stores, kicks| {
         Context::new(client.clone(), stores, sink, Some(identity.to_owned()))

@@ -131,6 +131,9 @@ pub fn resolve_auth(
     Ok(OutboundAuth::None)
 }
 
+/// A system's properties with their defaults, its API version and its (shared) transformation.
+pub type SystemSettings = (BTreeMap<String, String>, u8, Arc<Transformation>);
+
 /// A system's properties with their defaults, its API version and its transformation (the
 /// spec's own, else the default for `role` and `system_type`); the error is the Stalled health
 /// naming the field.
@@ -139,7 +142,7 @@ pub fn properties_and_transformation(
     system_type: SystemType,
     properties: &BTreeMap<String, String>,
     transformation: Option<&str>,
-) -> Result<(BTreeMap<String, String>, u8, Arc<Transformation>), Health> {
+) -> Result<SystemSettings, Health> {
     let (properties, api_version) = super::properties::with_defaults(role, system_type, properties)
         .map_err(|m| Health::stalled(reason::INVALID_SPEC, m))?;
     let transformation = match transformation {
