@@ -334,6 +334,11 @@ async fn commit(
                         state
                     })
                     .collect();
+                // New change-log rows are committed and their states published: wake the
+                // real-time pushers (after the publish, so they find what they read).
+                if !published.is_empty() {
+                    crate::realtime::push::change_log_grew();
+                }
                 // The writer may hand over the next batch before the answers go out.
                 drop(turn);
                 for pending in replies {
