@@ -366,8 +366,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let status_source: Arc<dyn StatusSource> = status;
     let admin = tokio::spawn(server::serve_router(
         admin_listener,
-        server::admin_router(status_source)
-            .merge(idrelay::realtime::provision_api::router(Arc::clone(&runtime))),
+        server::admin_router(status_source).merge(idrelay::realtime::provision_api::router(
+            Arc::clone(&runtime),
+        )),
         None,
         shutdown(),
     ));

@@ -259,7 +259,10 @@ impl FilesDriver {
         Observations {
             connection: self.checks.results(config),
             delivery,
-            ca_certificates: ca_certificates_of(self.ca_certificates.as_ref().map(|c| &c.0), config),
+            ca_certificates: ca_certificates_of(
+                self.ca_certificates.as_ref().map(|c| &c.0),
+                config,
+            ),
         }
     }
 
