@@ -500,3 +500,101 @@ async fn a_fresh_pass_requeues_the_objects_whose_status_it_changes() {
     assert!(tenant_rx.try_recv().is_err());
     assert!(admin_rx.try_recv().is_err());
 }
+
+/// Hands out the same CA certificate for every tenant asked for.
+struct FixedCa;
+
+const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
+
+impl idrelay::files::driver::CaCertificateSource for FixedCa {
+    fn ca_certificates(
+        &self,
+        tenants: &mut dyn Iterator<Item = &str>,
+    ) -> std::collections::BTreeMap<String, String> {
+        tenants.map(|t| (t.to_owned(), CA_PEM.to_owned())).collect()
+    }
+}
+
+/// A context over `world` whose observer reports [`FixedCa`] as every tenant's CA.
+fn setup_with_ca(world: World) -> (Arc<Context>, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let stores = Stores {
+        tenants: store(world.tenants),
+        technical_admins: store(world.admins),
+        source_systems: store(vec![]),
+        target_systems: store(vec![]),
+        real_time_targets: store(vec![]),
+        secrets: store(world.secrets),
+    };
+    let observer =
+        idrelay::operator::observe::Observer::none().with_ca_certificates(Arc::new(FixedCa));
+    let ctx = Context::new(
+        client,
+        stores,
+        Arc::new(Sink::default()),
+        Some("test".into()),
+    )
+    .with_observer(Arc::new(observer));
+    (Arc::new(ctx), handle)
+}
+
+#[tokio::test]
+async fn a_ready_tenant_gets_an_owned_ca_secret_then_no_write_when_it_is_stored() {
+    let t = tenant(Some(first_sight()), true);
+    let (ctx, mut handle) = setup_with_ca(World {
+        tenants: vec![t.clone()],
+        admins: vec![],
+        secrets: vec![],
+    });
+    let task = run(t.clone(), &ctx).await;
+    let applied = expect_status_apply(
+        &mut handle,
+        "tenants",
+        "acme",
+        serde_json::to_value(&t).unwrap(),
+    )
+    .await;
+    assert_eq!(applied["status"]["caCertificate"], CA_PEM);
+    expect_event(&mut handle).await;
+
+    // The CA Secret: server-side apply, owned by the Tenant.
+    let (request, send) = next(&mut handle).await;
+    assert_eq!(request.method(), http::Method::PATCH);
+    let uri = request.uri().to_string();
+    assert!(
+        uri.starts_with("/api/v1/namespaces/default/secrets/acme-ca?"),
+        "{uri}"
+    );
+    assert!(uri.contains("fieldManager=idrelay"), "{uri}");
+    let body = body_json(request).await;
+    assert_eq!(body["kind"], "Secret");
+    assert_eq!(body["type"], "Opaque");
+    let owner = &body["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Tenant");
+    assert_eq!(owner["name"], "acme");
+    assert_eq!(owner["uid"], "u-tenant");
+    assert_eq!(owner["controller"], true);
+    let stored: Secret = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(
+        stored.data.as_ref().unwrap()["ca.crt"].0,
+        CA_PEM.as_bytes().to_vec()
+    );
+    respond(send, &body);
+    done(task).await;
+
+    // Next pass: status and Secret already stored, so no request at all.
+    let mut t2 = t.clone();
+    t2.status = Some(serde_json::from_value(applied["status"].clone()).unwrap());
+    let (ctx, mut handle) = setup_with_ca(World {
+        tenants: vec![t2.clone()],
+        admins: vec![],
+        secrets: vec![stored],
+    });
+    done(run(t2, &ctx).await).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), handle.next_request())
+            .await
+            .is_err()
+    );
+}

@@ -8,7 +8,9 @@
 //! 3. apply: the shared pass (memoized, its configuration applied to the runtime), then the
 //!    object's desired status applied with field manager [`FIELD_MANAGER`] only when it differs
 //!    from the current one, an Event when `Ready` flipped, and a requeue: [`RESYNC`] with jitter
-//!    when ready or stalled, exponential backoff while not ready;
+//!    when ready or stalled, exponential backoff while not ready; then the Secrets the object
+//!    owns ([`super::secrets::ensure_generated`]: tenant CA, client certificate) where they
+//!    differ from the stored ones;
 //! 4. cleanup (deleting): the shared pass leaves the object out; once that configuration is
 //!    applied the finalizer is removed — a deleted target stops receiving, a deleted admin can
 //!    no longer authenticate.
@@ -118,6 +120,7 @@ async fn apply<K: OperatorKind>(obj: Arc<K>, ctx: &Arc<Context>) -> Result<Actio
     } else {
         ctx.metrics().status_write_skipped(K::KIND.as_str());
     }
+    super::secrets::ensure_generated(ctx, K::KIND, &key, desired, &pass).await?;
     let readiness = decide::readiness(desired);
     let streak = ctx.not_ready_streak(K::KIND, &key, readiness != Readiness::Progressing);
     let jitter = rand::random_range(-1.0..=1.0);
