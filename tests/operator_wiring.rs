@@ -3,6 +3,7 @@
 //! watches that deliver the changes the operator itself makes, status and finalizer patches,
 //! Events, deletion with finalizers.
 
+use base64::Engine as _;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -206,6 +207,15 @@ async fn serve(mut handle: Handle, server: Arc<Mutex<Server>>) {
                 let kind = object["kind"].as_str().unwrap().to_owned();
                 s.put(&plural, &kind, object.clone());
                 respond(send, serde_json::to_vec(&object).unwrap());
+            }
+            (Method::PATCH, Some(name), None) if plural == "secrets" => {
+                // Generated Secrets (server-side apply of the whole object, e.g. `<tenant>-ca`).
+                assert!(query.contains("fieldManager=idrelay"), "{query}");
+                let mut secret: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(secret["metadata"]["name"], name.as_str());
+                secret["metadata"]["namespace"] = namespace.clone().into();
+                s.put(&plural, "Secret", secret.clone());
+                respond(send, serde_json::to_vec(&secret).unwrap());
             }
             (Method::PATCH, Some(name), None) => {
                 // The finalizer JSON patches (test + add / test + remove).
@@ -722,6 +732,28 @@ async fn operator_leads_serves_turns_ready_and_shuts_down_gracefully() {
         ready_of(&server, "tenants", "acme") == Some(("True".into(), "Ready".into()))
     })
     .await;
+    // The runtime's tenant CA: its certificate in the Tenant's status and in the Secret
+    // `acme-ca`, owned by the Tenant.
+    eventually("the acme-ca Secret", || {
+        server.lock().unwrap().get("secrets", "acme-ca").is_some()
+    })
+    .await;
+    let tenant = server.lock().unwrap().get("tenants", "acme").unwrap();
+    let ca = tenant["status"]["caCertificate"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{tenant}");
+    let secret = server.lock().unwrap().get("secrets", "acme-ca").unwrap();
+    assert_eq!(secret["metadata"]["ownerReferences"][0]["kind"], "Tenant");
+    assert_eq!(secret["metadata"]["ownerReferences"][0]["name"], "acme");
+    let stored = secret["data"]["ca.crt"].as_str().unwrap_or_default();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(stored)
+            .unwrap(),
+        ca.as_bytes()
+    );
 
     let _ = stop_tx.send(());
     let result = tokio::time::timeout(Duration::from_secs(20), operator)
