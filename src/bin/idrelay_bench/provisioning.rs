@@ -1057,10 +1057,10 @@ pub(super) fn finish_perf(mut guard: Guard, path: Option<&Path>) -> anyhow::Resu
 // ---------------------------------------------------------------------------------------
 
 /// One goal and whether this run met it (`None`: not applicable to this target).
-struct Goal {
-    name: &'static str,
-    measured: String,
-    pass: Option<bool>,
+pub(super) struct Goal {
+    pub(super) name: &'static str,
+    pub(super) measured: String,
+    pub(super) pass: Option<bool>,
 }
 
 pub(super) fn ms(d: Option<Duration>) -> String {
@@ -1170,11 +1170,34 @@ fn table(r: &Results) -> String {
             ""
         }
     );
-    for p in &r.problems {
+    write_outcome(
+        &mut out,
+        "issue 4",
+        &r.problems,
+        &goals(r),
+        r.perf.as_deref(),
+    );
+    out
+}
+
+/// The end of a report: the problems, each goal with its verdict, and the perf profile.
+pub(super) fn write_outcome(
+    out: &mut String,
+    issue: &str,
+    problems: &[String],
+    goals: &[Goal],
+    perf: Option<&str>,
+) {
+    for p in problems {
         let _ = writeln!(out, "  problem: {p}");
     }
-    let _ = writeln!(out, "\n{:<44} {:>12}  result", "goal (issue 4)", "measured");
-    for g in goals(r) {
+    let _ = writeln!(
+        out,
+        "\n{:<44} {:>12}  result",
+        format!("goal ({issue})"),
+        "measured"
+    );
+    for g in goals {
         let result = match g.pass {
             Some(true) => "PASS",
             Some(false) => "MISS",
@@ -1182,10 +1205,9 @@ fn table(r: &Results) -> String {
         };
         let _ = writeln!(out, "{:<44} {:>12}  {result}", g.name, g.measured);
     }
-    if let Some(perf) = &r.perf {
+    if let Some(perf) = perf {
         let _ = writeln!(out, "\nperf (idrelay, self time, top symbols):\n{perf}");
     }
-    out
 }
 
 pub(super) fn phase_json(m: &Measured, rate: f64) -> Value {

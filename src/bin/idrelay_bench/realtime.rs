@@ -33,9 +33,9 @@ use serde_json::{Value, json};
 use super::load::{self, Measured};
 use super::process::{self, ScratchDir};
 use super::provisioning::{
-    CORE_USER, Counters, MakeRequest, Recorder, SCIM_JSON, TARGET_TRANSFORMATION, TargetKind,
+    CORE_USER, Counters, Goal, MakeRequest, Recorder, SCIM_JSON, TARGET_TRANSFORMATION, TargetKind,
     closed_loop, exchange, finish_perf, load_average, micros, ms, phase_json, row,
-    scim2_server_binary, start_perf, start_scim2_server,
+    scim2_server_binary, start_perf, start_scim2_server, write_outcome,
 };
 
 const TENANT: &str = "acme";
@@ -565,13 +565,6 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     Ok(results)
 }
 
-/// One goal and whether this run met it (`None`: not applicable to this target).
-struct Goal {
-    name: &'static str,
-    measured: String,
-    pass: Option<bool>,
-}
-
 fn goals(r: &Results) -> Vec<Goal> {
     let p99 = r.ack_quantile(0.99);
     vec![
@@ -659,21 +652,13 @@ fn table(r: &Results) -> String {
             ""
         }
     );
-    for p in &r.problems {
-        let _ = writeln!(out, "  problem: {p}");
-    }
-    let _ = writeln!(out, "\n{:<44} {:>12}  result", "goal (issue 5)", "measured");
-    for g in goals(r) {
-        let result = match g.pass {
-            Some(true) => "PASS",
-            Some(false) => "MISS",
-            None => "n/a (scim2-server run only)",
-        };
-        let _ = writeln!(out, "{:<44} {:>12}  {result}", g.name, g.measured);
-    }
-    if let Some(perf) = &r.perf {
-        let _ = writeln!(out, "\nperf (idrelay, self time, top symbols):\n{perf}");
-    }
+    write_outcome(
+        &mut out,
+        "issue 5",
+        &r.problems,
+        &goals(r),
+        r.perf.as_deref(),
+    );
     out
 }
 
