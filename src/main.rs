@@ -45,7 +45,10 @@ unsafe extern "C" {
 fn configure_allocator() {
     // SAFETY: plain setter of a mimalloc option (linked in by `mimalloc`), called from `main`
     // before the runtime starts its threads.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+    // mimalloc's own `MIMALLOC_PURGE_DELAY` (read at its start) wins when set.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+    }
 }
 
 #[derive(Debug, Parser)]

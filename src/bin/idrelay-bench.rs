@@ -104,7 +104,10 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     // SAFETY: plain setter of a mimalloc option (linked in by `mimalloc`), called first thing in
     // `main`, before any other thread exists.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+    // mimalloc's own `MIMALLOC_PURGE_DELAY` (read at its start) wins when set.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+    }
     // reqwest is built without a default TLS provider; the bench only speaks plain HTTP, but
     // building a client needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -319,11 +319,13 @@ async fn commit(
             replies,
             turn,
         } = sealed;
+        let started = std::time::Instant::now();
         let outcome = if writes.is_empty() {
             Ok(())
         } else {
             conn.commit(&writes, jobs).await
         };
+        tracing::debug!(jobs, rows = writes.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
         match outcome {
             Ok(()) => {
                 let published: Vec<Arc<TenantState>> = states

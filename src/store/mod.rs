@@ -8,6 +8,7 @@
 //! - Reads done here (loading a tenant, reading the change log) see committed data only.
 //! - Errors never carry resource bodies or secrets, only what failed.
 
+mod checkpoint;
 mod jobs;
 mod migrations;
 mod multi_row;
@@ -100,6 +101,8 @@ struct StoreInner {
     /// Read connections (loading tenants, reading the change log).
     readers: SqlitePool,
     counters: Arc<Counters>,
+    /// Copies the WAL into the database file beside the writer (stops with the store).
+    _checkpointer: checkpoint::Checkpointer,
     /// Allocates real-time event sequence numbers (seeded from the store at open).
     event_seq: EventSeq,
 }
@@ -135,12 +138,18 @@ impl Store {
             .await
             .map_err(StoreError::sql("open read connections"))?;
         let event_seq = EventSeq::starting_after(provisioning::last_event_seq(&readers).await?);
+        let counters = Arc::new(Counters::default());
+        let commits = counters.clone();
+        let checkpointer = checkpoint::Checkpointer::start(options.clone(), move || {
+            commits.commits.load(Ordering::Relaxed)
+        });
         Ok(Store {
             inner: Arc::new(StoreInner {
                 data_dir: data_dir.to_path_buf(),
                 options,
                 readers,
-                counters: Arc::new(Counters::default()),
+                counters,
+                _checkpointer: checkpointer,
                 event_seq,
             }),
         })
@@ -162,7 +171,16 @@ impl Store {
     pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
         // Room for the one-call batch texts (at most 64 for a workload of creates, see
         // `multi_row`) next to the statements of the other writes.
-        let options = self.inner.options.clone().statement_cache_capacity(200);
+        // Checkpoints run beside it (see `checkpoint`); its own only past a high threshold.
+        let options = self
+            .inner
+            .options
+            .clone()
+            .statement_cache_capacity(200)
+            .pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+            );
         let conn = SqliteConnection::connect_with(&options)
             .await
             .map_err(StoreError::sql("open the write connection"))?;
