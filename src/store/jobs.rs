@@ -1,7 +1,7 @@
 //! The provisioning-job rows of the store (migration 0003): job runs (the job log with its
 //! statistics and failed entities), the per-source delta state (watermark, delta read counter)
-//! and what each job provisioned per target (content hashes); their SQL in the writer's
-//! commit path and the reads the job runner and the job log endpoint use.
+//! and what each job provisioned per target (content hashes); their statements in the
+//! writer's batch script and the reads the job runner and the job log endpoint use.
 //!
 //! Invariants:
 //! - Every write goes through the directory writer ([`RowWrite`] variants), like all writes.
@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 
 use super::provisioning::{IdMappingRow, entity_type_str};
 use super::rows::{RowWrite, format_timestamp};
+use super::script::{Bind, Script};
 use super::{Store, StoreError};
 use crate::directory::Kind;
 
@@ -282,91 +283,77 @@ pub struct JobEntityKey {
     pub source_id: Arc<str>,
 }
 
-/// Applies one job row write; `None` when `write` is not a job write.
-pub(super) async fn apply(
-    conn: &mut SqliteConnection,
-    write: &RowWrite,
-) -> Option<Result<(), StoreError>> {
-    Some(match write {
-        RowWrite::JobRun(record) => insert_run(conn, record).await,
-        RowWrite::JobEntity { key, content_hash } => sqlx::query(
+/// Adds the statements of one job row write to `script` (nothing for other writes).
+pub(super) fn push(write: &RowWrite, script: &mut Script) -> Result<(), StoreError> {
+    match write {
+        RowWrite::JobRun(record) => push_run(record, script)?,
+        RowWrite::JobEntity { key, content_hash } => script.statement(
             "INSERT INTO job_entities
                (tenant, source_system_id, target_system_id, entity_type, source_id, content_hash)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant, source_system_id, target_system_id, entity_type, source_id)
              DO UPDATE SET content_hash = excluded.content_hash",
-        )
-        .bind(&*key.tenant)
-        .bind(&*key.source_system_id)
-        .bind(&*key.target_system_id)
-        .bind(entity_type_str(key.entity_type))
-        .bind(&*key.source_id)
-        .bind(&**content_hash)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("write a job entity")),
-        RowWrite::DeleteJobEntity(key) => sqlx::query(
+            [
+                Bind::shared(&key.tenant),
+                Bind::shared(&key.source_system_id),
+                Bind::shared(&key.target_system_id),
+                Bind::Word(entity_type_str(key.entity_type)),
+                Bind::shared(&key.source_id),
+                Bind::shared(content_hash),
+            ],
+        ),
+        RowWrite::DeleteJobEntity(key) => script.statement(
             "DELETE FROM job_entities WHERE tenant = ? AND source_system_id = ?
                AND target_system_id = ? AND entity_type = ? AND source_id = ?",
-        )
-        .bind(&*key.tenant)
-        .bind(&*key.source_system_id)
-        .bind(&*key.target_system_id)
-        .bind(entity_type_str(key.entity_type))
-        .bind(&*key.source_id)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("delete a job entity")),
+            [
+                Bind::shared(&key.tenant),
+                Bind::shared(&key.source_system_id),
+                Bind::shared(&key.target_system_id),
+                Bind::Word(entity_type_str(key.entity_type)),
+                Bind::shared(&key.source_id),
+            ],
+        ),
         RowWrite::JobSourceState {
             tenant,
             source_system_id,
             state,
-        } => sqlx::query(
+        } => script.statement(
             "INSERT INTO job_source_state (tenant, source_system_id, watermark,
                delta_reads_since_full) VALUES (?, ?, ?, ?)
              ON CONFLICT (tenant, source_system_id)
              DO UPDATE SET watermark = excluded.watermark,
                            delta_reads_since_full = excluded.delta_reads_since_full",
-        )
-        .bind(&**tenant)
-        .bind(&**source_system_id)
-        .bind(state.watermark.map(format_timestamp))
-        .bind(i64::from(state.delta_reads_since_full))
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("write a job source state")),
-        RowWrite::InterruptJobRuns { at } => sqlx::query(
+            [
+                Bind::shared(tenant),
+                Bind::shared(source_system_id),
+                Bind::opt_owned(state.watermark.map(format_timestamp)),
+                Bind::Int(i64::from(state.delta_reads_since_full)),
+            ],
+        ),
+        RowWrite::InterruptJobRuns { at } => script.statement(
             "UPDATE job_runs SET status = 'Finished with Error', finished_at = ?,
                message = 'interrupted: the runtime stopped before the run finished'
              WHERE status IN ('Queued', 'Running', 'Running with Error')",
-        )
-        .bind(format_timestamp(*at))
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("mark interrupted job runs")),
+            [Bind::Owned(format_timestamp(*at))],
+        ),
         RowWrite::PruneJobRuns {
             tenant,
             source_system,
             before,
-        } => sqlx::query(
+        } => script.statement(
             "DELETE FROM job_runs WHERE tenant = ? AND created_at < ?
                AND (? IS NULL OR source_system_id = ?)
                AND status IN ('Success', 'Finished with Error')",
-        )
-        .bind(&**tenant)
-        .bind(format_timestamp(*before))
-        .bind(source_system.as_deref())
-        .bind(source_system.as_deref())
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("prune job runs")),
-        _ => return None,
-    })
+            [
+                Bind::shared(tenant),
+                Bind::Owned(format_timestamp(*before)),
+                Bind::opt_shared(source_system.as_ref()),
+                Bind::opt_shared(source_system.as_ref()),
+            ],
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -376,31 +363,30 @@ fn json_text<T: Serialize>(value: &T) -> Result<String, StoreError> {
     })
 }
 
-async fn insert_run(conn: &mut SqliteConnection, run: &JobRunRecord) -> Result<(), StoreError> {
-    sqlx::query(
+fn push_run(run: &JobRunRecord, script: &mut Script) -> Result<(), StoreError> {
+    script.statement(
         "INSERT OR REPLACE INTO job_runs (id, tenant, source_system_id, job_type, trigger_type,
            read_mode, status, triggered_by, created_at, started_at, finished_at, statistics,
            failed_entities, message)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&run.id)
-    .bind(&run.tenant)
-    .bind(&run.source_system_id)
-    .bind(run.job_type.as_str())
-    .bind(run.trigger.as_str())
-    .bind(run.read_mode.map(ReadMode::as_str))
-    .bind(run.status.as_str())
-    .bind(&run.triggered_by)
-    .bind(format_timestamp(run.created_at))
-    .bind(run.started_at.map(format_timestamp))
-    .bind(run.finished_at.map(format_timestamp))
-    .bind(json_text(&run.statistics)?)
-    .bind(json_text(&run.failed_entities)?)
-    .bind(run.message.as_deref())
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-    .map_err(StoreError::sql("write a job run"))
+        [
+            Bind::Owned(run.id.clone()),
+            Bind::Owned(run.tenant.clone()),
+            Bind::Owned(run.source_system_id.clone()),
+            Bind::Word(run.job_type.as_str()),
+            Bind::Word(run.trigger.as_str()),
+            Bind::opt_word(run.read_mode.map(ReadMode::as_str)),
+            Bind::Word(run.status.as_str()),
+            Bind::Owned(run.triggered_by.clone()),
+            Bind::Owned(format_timestamp(run.created_at)),
+            Bind::opt_owned(run.started_at.map(format_timestamp)),
+            Bind::opt_owned(run.finished_at.map(format_timestamp)),
+            Bind::Owned(json_text(&run.statistics)?),
+            Bind::Owned(json_text(&run.failed_entities)?),
+            Bind::opt_owned(run.message.clone()),
+        ],
+    );
+    Ok(())
 }
 
 fn corrupt(detail: String) -> StoreError {

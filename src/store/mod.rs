@@ -3,7 +3,8 @@
 //!
 //! Invariants:
 //! - Exactly one [`WriteConnection`] is used by the directory writer task; a batch of row
-//!   writes is applied in ONE transaction, so a commit (one fsync) covers a whole batch and the
+//!   writes is applied in ONE transaction, sent as ONE SQL script (see `script`), so a commit
+//!   (one fsync, one call to the connection's worker thread) covers a whole batch and the
 //!   change records commit together with the rows they describe.
 //! - Reads done here (loading a tenant, reading the change log) see committed data only.
 //! - Errors never carry resource bodies or secrets, only what failed.
@@ -15,6 +16,7 @@ mod multi_row;
 mod provisioning;
 mod realtime;
 mod rows;
+mod script;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -46,7 +48,7 @@ pub use rows::{
 };
 
 use crate::directory::{Kind, Origin};
-use rows::{kind_str, parse_kind};
+use rows::parse_kind;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "idrelay.db";
@@ -169,14 +171,17 @@ impl Store {
 
     /// Opens the connection the directory writer task owns.
     pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
-        // Room for the one-call batch texts (at most 64 for a workload of creates, see
-        // `multi_row`) next to the statements of the other writes.
+        // Room for the hot batch texts (at most 64 for a workload of creates, see
+        // `multi_row`) next to the short scripts of single-job batches (see `script`).
+        // A batch script sends one result per statement back to the task: buffer them all, so
+        // the worker thread never waits for the task inside a batch.
         // Checkpoints run beside it (see `checkpoint`); its own only past a high threshold.
         let options = self
             .inner
             .options
             .clone()
             .statement_cache_capacity(200)
+            .row_buffer_size(4096)
             .pragma(
                 "wal_autocheckpoint",
                 checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
@@ -187,6 +192,7 @@ impl Store {
         Ok(WriteConnection {
             conn,
             counters: self.inner.counters.clone(),
+            recent: script::RecentTexts::default(),
         })
     }
 
@@ -447,183 +453,22 @@ impl Store {
 pub struct WriteConnection {
     conn: SqliteConnection,
     counters: Arc<Counters>,
+    /// Which long batch texts came recently (the statement cache policy of `script`).
+    recent: script::RecentTexts,
 }
 
 impl WriteConnection {
     /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
-    /// carried (for [`Store::stats`]). Nothing is applied when this fails.
+    /// carried (for [`Store::stats`]). The whole transaction is ONE call to the connection's
+    /// worker thread (see [`script`]). Nothing is applied when this fails.
     pub async fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
-        if multi_row::fits_one_call(writes) {
-            // The common case (creates, updates without member removals): the whole
-            // transaction in one call to the connection's worker thread.
-            multi_row::commit_in_one_call(&mut self.conn, writes).await?;
-        } else {
-            self.commit_statements(writes).await?;
-        }
+        script::Script::of_batch(writes)?
+            .commit(&mut self.conn, &mut self.recent)
+            .await?;
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
         self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
         Ok(())
     }
-
-    /// Applies `writes` statement by statement in one transaction (any kind of write).
-    async fn commit_statements(&mut self, writes: &[RowWrite]) -> Result<(), StoreError> {
-        let mut tx = self
-            .conn
-            .begin()
-            .await
-            .map_err(StoreError::sql("begin a batch"))?;
-        // Runs of directory inserts go out as multi-row statements (see `multi_row`); any
-        // other write flushes the run first, so the batch keeps its order.
-        let mut segment = multi_row::Segment::default();
-        for write in writes {
-            if !segment.take(write) {
-                segment.flush(&mut tx).await?;
-                apply_write(&mut tx, write).await?;
-            }
-        }
-        segment.flush(&mut tx).await?;
-        tx.commit().await.map_err(StoreError::sql("commit a batch"))
-    }
-}
-
-async fn apply_write(conn: &mut SqliteConnection, write: &RowWrite) -> Result<(), StoreError> {
-    match write {
-        RowWrite::AcceptEvent { .. }
-        | RowWrite::DeliveryState { .. }
-        | RowWrite::SupersedeDeliveries { .. }
-        | RowWrite::IdMapping { .. }
-        | RowWrite::DeleteIdMapping { .. }
-        | RowWrite::RealtimeLog(_)
-        | RowWrite::PruneRealtimeLogs { .. } => {
-            return provisioning::apply(conn, write).await.unwrap_or(Ok(()));
-        }
-        RowWrite::JobRun(_)
-        | RowWrite::JobEntity { .. }
-        | RowWrite::DeleteJobEntity(_)
-        | RowWrite::JobSourceState { .. }
-        | RowWrite::InterruptJobRuns { .. }
-        | RowWrite::PruneJobRuns { .. } => {
-            return jobs::apply(conn, write).await.unwrap_or(Ok(()));
-        }
-        RowWrite::RealtimeCursor(_) | RowWrite::DropRealtimeCursor { .. } => {
-            return realtime::apply(conn, write).await.unwrap_or(Ok(()));
-        }
-        RowWrite::Upsert {
-            tenant,
-            kind,
-            id,
-            seq,
-            version,
-            created,
-            last_modified,
-            body,
-        } => {
-            let sql = match kind {
-                Kind::User => {
-                    "INSERT INTO users (tenant, id, seq, version, created, last_modified, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (tenant, id) DO UPDATE SET version = excluded.version,
-                       last_modified = excluded.last_modified, body = excluded.body"
-                }
-                Kind::Group => {
-                    "INSERT INTO groups (tenant, id, seq, version, created, last_modified, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (tenant, id) DO UPDATE SET version = excluded.version,
-                       last_modified = excluded.last_modified, body = excluded.body"
-                }
-            };
-            sqlx::query(sql)
-                .bind(&**tenant)
-                .bind(&**id)
-                .bind(seq)
-                .bind(version)
-                .bind(format_timestamp(*created))
-                .bind(format_timestamp(*last_modified))
-                .bind(&**body)
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::sql("write a resource row"))?;
-        }
-        RowWrite::Delete { tenant, kind, id } => {
-            sqlx::query(
-                "DELETE FROM memberships WHERE tenant = ? AND (group_id = ? OR member_id = ?)",
-            )
-            .bind(&**tenant)
-            .bind(&**id)
-            .bind(&**id)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::sql("delete memberships"))?;
-            let sql = match kind {
-                Kind::User => "DELETE FROM users WHERE tenant = ? AND id = ?",
-                Kind::Group => "DELETE FROM groups WHERE tenant = ? AND id = ?",
-            };
-            sqlx::query(sql)
-                .bind(&**tenant)
-                .bind(&**id)
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::sql("delete a resource row"))?;
-        }
-        RowWrite::AddMember {
-            tenant,
-            group_id,
-            member_id,
-            member_type,
-        } => {
-            sqlx::query(
-                "INSERT INTO memberships (tenant, group_id, member_id, member_type) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (tenant, group_id, member_id) DO UPDATE SET member_type = excluded.member_type",
-            )
-            .bind(&**tenant)
-            .bind(&**group_id)
-            .bind(&**member_id)
-            .bind(kind_str(*member_type))
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::sql("add a membership"))?;
-        }
-        RowWrite::RemoveMember {
-            tenant,
-            group_id,
-            member_id,
-        } => {
-            sqlx::query(
-                "DELETE FROM memberships WHERE tenant = ? AND group_id = ? AND member_id = ?",
-            )
-            .bind(&**tenant)
-            .bind(&**group_id)
-            .bind(&**member_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::sql("remove a membership"))?;
-        }
-        RowWrite::Change {
-            tenant,
-            kind,
-            entity_id,
-            operation,
-            origin,
-            at,
-            body,
-        } => {
-            sqlx::query(
-                "INSERT INTO changes (tenant, kind, entity_id, operation, origin, at, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&**tenant)
-            .bind(kind_str(*kind))
-            .bind(&**entity_id)
-            .bind(operation.as_str())
-            .bind(origin.as_stored())
-            .bind(format_timestamp(*at))
-            .bind(body.as_deref())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::sql("append a change record"))?;
-        }
-    }
-    Ok(())
 }
 
 fn timestamp(row: &SqliteRow, column: &str, table: &'static str) -> Result<Timestamp, StoreError> {
@@ -822,15 +667,13 @@ mod tests {
         assert_eq!(store.stats().commits, 1);
     }
 
-    /// Cost probe (run under callgrind): `IDRELAY_PROBE=statements` uses the
-    /// statement-by-statement path, anything else the one-call path.
+    /// Cost probe (run under callgrind) of committing batches of creates.
     #[tokio::test]
     #[ignore]
     async fn probe_batch_commit_cost() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let mut conn = store.write_connection().await.unwrap();
-        let statements = std::env::var("IDRELAY_PROBE").as_deref() == Ok("statements");
         let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:sap:2.0:User"],"userName":"bench-user-000000","name":{"givenName":"Bench","familyName":"bench-user-000000"},"displayName":"Bench bench-user-000000","emails":[{"value":"bench-user-000000@example.com","type":"work","primary":true}],"active":true,"urn:ietf:params:scim:schemas:extension:sap:2.0:User":{"userId":"P000001"}}"#;
         let mut seq = 0;
         for _ in 0..100 {
@@ -849,11 +692,7 @@ mod tests {
                     body: Some(Arc::from(body)),
                 });
             }
-            if statements {
-                conn.commit_statements(&writes).await.unwrap();
-            } else {
-                conn.commit(&writes, 32).await.unwrap();
-            }
+            conn.commit(&writes, 32).await.unwrap();
         }
         assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 3200);
     }

@@ -8,27 +8,20 @@
 //!   flushing a segment as "user upserts, group upserts, memberships, changes", each in batch
 //!   order, leaves the same rows as applying the writes one by one. Resource rows go before
 //!   memberships (the membership foreign key needs its group row). Any other write ends the
-//!   segment: the caller flushes it first and applies that write on its own.
+//!   segment: the caller flushes it first and then adds that write's statements.
 //! - Chunks have 64, 32, …, 1 rows (at most 448 variables, far below SQLite's limit), so each
 //!   table uses at most seven distinct SQL texts and the connection's prepared-statement cache
 //!   keeps reusing them.
-//! - Everything runs on the caller's transaction connection; durability is the caller's
-//!   (one transaction per batch, acknowledged after commit).
-//! - [`commit_in_one_call`]: a batch made only of such writes (at most 64 rows per table) is sent to SQLite as ONE query
-//!   (`BEGIN;` the chunk statements of every table `; COMMIT;`, arguments bound across the
-//!   statements in order), so the whole transaction costs one round trip to the connection's
-//!   worker thread instead of one per statement. The text depends only on the row count per
-//!   table, so the statement cache keeps the few texts a workload uses prepared. When any
-//!   statement fails, the transaction is rolled back before the error is returned: nothing is
-//!   applied.
+//! - Segments only build statements: they are flushed into the batch's one SQL script (see
+//!   [`super::script`]), which runs in one call on the write connection.
+//! - [`is_hot_directory_batch`]: a batch made only of such writes with at most 64 rows per table has a
+//!   text that depends only on the row count per table, so the statement cache keeps the few
+//!   texts a workload uses prepared (the script keeps those texts cached).
 
 use std::sync::OnceLock;
 
-use sqlx::sqlite::{Sqlite, SqliteArguments};
-use sqlx::{AssertSqlSafe, SqliteConnection};
-
-use super::StoreError;
 use super::rows::{RowWrite, format_timestamp, kind_str};
+use super::script::{Bind, Script};
 use crate::directory::Kind;
 
 /// The largest chunk (rows per statement).
@@ -102,14 +95,6 @@ impl Table {
             Table::Changes => "",
         }
     }
-
-    fn action(self) -> &'static str {
-        match self {
-            Table::Users | Table::Groups => "write resource rows",
-            Table::Memberships => "add memberships",
-            Table::Changes => "append change records",
-        }
-    }
 }
 
 /// The table a segment inserts `write` into; `None` for writes a segment does not take.
@@ -127,15 +112,15 @@ fn table_of(write: &RowWrite) -> Option<Table> {
     })
 }
 
-/// The most rows per table a one-call batch carries: its text is cached per row count, so
-/// this bounds the cached texts (and their prepared statements) to [`MAX_CHUNK`] per table
-/// mix. Larger batches (bulk requests) go statement by statement, where the round trips are
-/// amortised over 64-row chunks anyway.
-const MAX_ONE_CALL_ROWS: usize = MAX_CHUNK;
+/// The most rows per table of a directory-insert batch whose script text stays cached: its
+/// text is cached per row count, so this bounds the cached texts (and their prepared
+/// statements) to [`MAX_CHUNK`] per table mix. Larger batches (bulk requests) are prepared
+/// without caching (see [`super::script`]).
+const MAX_HOT_ROWS: usize = MAX_CHUNK;
 
 /// Whether every write of the batch is one a segment takes and no table gets more than
-/// [`MAX_ONE_CALL_ROWS`] rows (so [`commit_in_one_call`] can carry the whole batch).
-pub(super) fn fits_one_call(writes: &[RowWrite]) -> bool {
+/// [`MAX_HOT_ROWS`] rows (so the batch's script is one of the few hot, cached texts).
+pub(super) fn is_hot_directory_batch(writes: &[RowWrite]) -> bool {
     let mut counts = [0usize; 4];
     for write in writes {
         let Some(table) = table_of(write) else {
@@ -143,47 +128,7 @@ pub(super) fn fits_one_call(writes: &[RowWrite]) -> bool {
         };
         counts[table.index()] += 1;
     }
-    counts.iter().all(|n| *n <= MAX_ONE_CALL_ROWS)
-}
-
-/// Applies a batch of directory inserts (see [`only_directory_inserts`]) in one transaction
-/// sent as ONE query; on any failure the transaction is rolled back and nothing is applied.
-pub(super) async fn commit_in_one_call(
-    conn: &mut SqliteConnection,
-    writes: &[RowWrite],
-) -> Result<(), StoreError> {
-    let mut segment = Segment::default();
-    for write in writes {
-        segment.take(write);
-    }
-    let mut sql = String::from("BEGIN;\n");
-    for table in Table::ALL {
-        for size in chunks(segment.rows[table.index()].len()) {
-            sql.push_str(statement(table, size));
-            sql.push_str(";\n");
-        }
-    }
-    sql.push_str("COMMIT;");
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for table in Table::ALL {
-        for write in &segment.rows[table.index()] {
-            query = bind_row(query, write);
-        }
-    }
-    match query.execute(&mut *conn).await {
-        Ok(_) => Ok(()),
-        Err(source) => {
-            // The failing statement stopped the script inside the transaction (or the commit
-            // failed): undo whatever it applied. An error here means there is no transaction.
-            if let Err(error) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                tracing::debug!(%error, "rollback after a failed batch");
-            }
-            Err(StoreError::Sql {
-                action: "commit a batch",
-                source,
-            })
-        }
-    }
+    counts.iter().all(|n| *n <= MAX_HOT_ROWS)
 }
 
 /// The statement inserting `rows` rows (one of [`CHUNK_SIZES`]) into `table`.
@@ -234,32 +179,28 @@ impl<'w> Segment<'w> {
         true
     }
 
-    /// Inserts everything taken, table by table, and empties the segment.
-    pub(super) async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    /// Adds the inserts of everything taken to `script`, table by table (each in batch
+    /// order, as chunk statements), and empties the segment.
+    pub(super) fn flush(&mut self, script: &mut Script) {
         for table in Table::ALL {
             let rows = std::mem::take(&mut self.rows[table.index()]);
             let mut rest = rows.as_slice();
             for size in chunks(rows.len()) {
                 let (chunk, tail) = rest.split_at(size);
                 rest = tail;
-                let mut query = sqlx::query(statement(table, size));
-                for write in chunk {
-                    query = bind_row(query, write);
-                }
-                query
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(StoreError::sql(table.action()))?;
+                script.statement_with(statement(table, size), |binds| {
+                    for write in chunk {
+                        push_row_binds(write, binds);
+                    }
+                });
             }
         }
-        Ok(())
     }
 }
 
-type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
-
-/// Binds the columns of one row, in the order of [`Table::head`].
-fn bind_row<'q>(query: Query<'q>, write: &'q RowWrite) -> Query<'q> {
+/// Adds the binds of one row, in the order of [`Table::head`] (none for writes a segment does
+/// not take: `Segment::take` admits only the three kinds below).
+fn push_row_binds(write: &RowWrite, binds: &mut Vec<Bind>) {
     match write {
         RowWrite::Upsert {
             tenant,
@@ -270,24 +211,26 @@ fn bind_row<'q>(query: Query<'q>, write: &'q RowWrite) -> Query<'q> {
             last_modified,
             body,
             ..
-        } => query
-            .bind(&**tenant)
-            .bind(&**id)
-            .bind(*seq)
-            .bind(*version)
-            .bind(format_timestamp(*created))
-            .bind(format_timestamp(*last_modified))
-            .bind(&**body),
+        } => binds.extend([
+            Bind::shared(tenant),
+            Bind::shared(id),
+            Bind::Int(*seq),
+            Bind::Int(*version),
+            Bind::Owned(format_timestamp(*created)),
+            Bind::Owned(format_timestamp(*last_modified)),
+            Bind::shared(body),
+        ]),
         RowWrite::AddMember {
             tenant,
             group_id,
             member_id,
             member_type,
-        } => query
-            .bind(&**tenant)
-            .bind(&**group_id)
-            .bind(&**member_id)
-            .bind(kind_str(*member_type)),
+        } => binds.extend([
+            Bind::shared(tenant),
+            Bind::shared(group_id),
+            Bind::shared(member_id),
+            Bind::Word(kind_str(*member_type)),
+        ]),
         RowWrite::Change {
             tenant,
             kind,
@@ -296,16 +239,16 @@ fn bind_row<'q>(query: Query<'q>, write: &'q RowWrite) -> Query<'q> {
             origin,
             at,
             body,
-        } => query
-            .bind(&**tenant)
-            .bind(kind_str(*kind))
-            .bind(&**entity_id)
-            .bind(operation.as_str())
-            .bind(origin.as_stored())
-            .bind(format_timestamp(*at))
-            .bind(body.as_deref()),
-        // `Segment::take` admits only the three kinds above.
-        _ => query,
+        } => binds.extend([
+            Bind::shared(tenant),
+            Bind::Word(kind_str(*kind)),
+            Bind::shared(entity_id),
+            Bind::Word(operation.as_str()),
+            Bind::Owned(origin.as_stored()),
+            Bind::Owned(format_timestamp(*at)),
+            Bind::opt_shared(body.as_ref()),
+        ]),
+        _ => {}
     }
 }
 
@@ -325,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn one_call_batches_are_small_directory_insert_batches() {
+    fn hot_batches_are_small_directory_insert_batches() {
         let tenant: std::sync::Arc<str> = std::sync::Arc::from("t");
         let member = RowWrite::AddMember {
             tenant: tenant.clone(),
@@ -333,15 +276,18 @@ mod tests {
             member_id: tenant.clone(),
             member_type: Kind::User,
         };
-        assert!(fits_one_call(&[]));
-        assert!(fits_one_call(&vec![member.clone(); MAX_ONE_CALL_ROWS]));
-        assert!(!fits_one_call(&vec![member.clone(); MAX_ONE_CALL_ROWS + 1]));
+        assert!(is_hot_directory_batch(&[]));
+        assert!(is_hot_directory_batch(&vec![member.clone(); MAX_HOT_ROWS]));
+        assert!(!is_hot_directory_batch(&vec![
+            member.clone();
+            MAX_HOT_ROWS + 1
+        ]));
         let delete = RowWrite::Delete {
             tenant: tenant.clone(),
             kind: Kind::User,
             id: tenant,
         };
-        assert!(!fits_one_call(&[member, delete]));
+        assert!(!is_hot_directory_batch(&[member, delete]));
     }
 
     #[test]

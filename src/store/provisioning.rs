@@ -1,6 +1,6 @@
 //! The provisioning rows of the store: real-time events and their fan-out to target systems
 //! (the outbox, `deliveries`), source -> target id mappings and real-time log entries; their
-//! SQL in the writer's commit path and the reads the delivery engine and the logs endpoint use.
+//! statements in the batch script of the writer's commit path and the reads the delivery engine and the logs endpoint use.
 //!
 //! Invariants:
 //! - An accepted event and its delivery rows are written by ONE [`RowWrite::AcceptEvent`], so
@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
 use super::rows::{RowWrite, format_timestamp};
+use super::script::{Bind, Script};
 use crate::directory::Kind;
 
 /// What a real-time event asks for.
@@ -289,13 +290,10 @@ pub(super) async fn last_event_seq(pool: &SqlitePool) -> Result<i64, StoreError>
         .map_err(StoreError::sql("read the last event sequence"))
 }
 
-/// Applies one provisioning row write; `None` when `write` is not a provisioning write.
-pub(super) async fn apply(
-    conn: &mut SqliteConnection,
-    write: &RowWrite,
-) -> Option<Result<(), StoreError>> {
-    Some(match write {
-        RowWrite::AcceptEvent { event, targets } => accept_event(conn, event, targets).await,
+/// Adds the statements of one provisioning row write to `script` (nothing for other writes).
+pub(super) fn push(write: &RowWrite, script: &mut Script) -> Result<(), StoreError> {
+    match write {
+        RowWrite::AcceptEvent { event, targets } => push_accept_event(event, targets, script),
         RowWrite::DeliveryState {
             seq,
             state,
@@ -303,20 +301,18 @@ pub(super) async fn apply(
             next_attempt_at,
             last_error,
             updated_at,
-        } => sqlx::query(
+        } => script.statement(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
                updated_at = ? WHERE seq = ?",
-        )
-        .bind(state.as_str())
-        .bind(i64::from(*attempts))
-        .bind(format_timestamp(*next_attempt_at))
-        .bind(last_error.as_deref())
-        .bind(format_timestamp(*updated_at))
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("update a delivery")),
+            [
+                Bind::Word(state.as_str()),
+                Bind::Int(i64::from(*attempts)),
+                Bind::Owned(format_timestamp(*next_attempt_at)),
+                Bind::opt_shared(last_error.as_ref()),
+                Bind::Owned(format_timestamp(*updated_at)),
+                Bind::Int(*seq),
+            ],
+        ),
         RowWrite::SupersedeDeliveries {
             tenant,
             target_system_id,
@@ -324,21 +320,19 @@ pub(super) async fn apply(
             entity_id,
             up_to_seq,
             updated_at,
-        } => sqlx::query(
+        } => script.statement(
             "UPDATE deliveries SET state = 'superseded', updated_at = ?
               WHERE state = 'pending' AND tenant = ? AND target_system_id = ?
                 AND entity_type = ? AND entity_id = ? AND seq < ?",
-        )
-        .bind(format_timestamp(*updated_at))
-        .bind(&**tenant)
-        .bind(&**target_system_id)
-        .bind(entity_type_str(*entity_type))
-        .bind(&**entity_id)
-        .bind(up_to_seq)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("supersede deliveries")),
+            [
+                Bind::Owned(format_timestamp(*updated_at)),
+                Bind::shared(tenant),
+                Bind::shared(target_system_id),
+                Bind::Word(entity_type_str(*entity_type)),
+                Bind::shared(entity_id),
+                Bind::Int(*up_to_seq),
+            ],
+        ),
         RowWrite::IdMapping {
             tenant,
             target_system_id,
@@ -346,132 +340,117 @@ pub(super) async fn apply(
             source_id,
             target_id,
             existed_before,
-        } => sqlx::query(
+        } => script.statement(
             "INSERT INTO id_mappings
                (tenant, target_system_id, entity_type, source_id, target_id, existed_before)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (tenant, target_system_id, entity_type, source_id)
              DO UPDATE SET target_id = excluded.target_id,
                            existed_before = excluded.existed_before",
-        )
-        .bind(&**tenant)
-        .bind(&**target_system_id)
-        .bind(entity_type_str(*entity_type))
-        .bind(&**source_id)
-        .bind(&**target_id)
-        .bind(i64::from(*existed_before))
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("write an id mapping")),
+            [
+                Bind::shared(tenant),
+                Bind::shared(target_system_id),
+                Bind::Word(entity_type_str(*entity_type)),
+                Bind::shared(source_id),
+                Bind::shared(target_id),
+                Bind::Int(i64::from(*existed_before)),
+            ],
+        ),
         RowWrite::DeleteIdMapping {
             tenant,
             target_system_id,
             entity_type,
             source_id,
-        } => sqlx::query(
+        } => script.statement(
             "DELETE FROM id_mappings WHERE tenant = ? AND target_system_id = ?
                AND entity_type = ? AND source_id = ?",
-        )
-        .bind(&**tenant)
-        .bind(&**target_system_id)
-        .bind(entity_type_str(*entity_type))
-        .bind(&**source_id)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("delete an id mapping")),
-        RowWrite::RealtimeLog(entry) => insert_log(conn, entry).await,
+            [
+                Bind::shared(tenant),
+                Bind::shared(target_system_id),
+                Bind::Word(entity_type_str(*entity_type)),
+                Bind::shared(source_id),
+            ],
+        ),
+        RowWrite::RealtimeLog(entry) => push_log(entry, script)?,
         RowWrite::PruneRealtimeLogs {
             tenant,
             source_system,
             before,
-        } => sqlx::query(
+        } => script.statement(
             "DELETE FROM realtime_logs WHERE tenant = ? AND started_at < ?
                AND (? IS NULL OR source_system = ?)",
-        )
-        .bind(&**tenant)
-        .bind(format_timestamp(*before))
-        .bind(source_system.as_deref())
-        .bind(source_system.as_deref())
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("prune real-time logs")),
-        _ => return None,
-    })
-}
-
-async fn accept_event(
-    conn: &mut SqliteConnection,
-    event: &ProvisioningEvent,
-    targets: &[Arc<str>],
-) -> Result<(), StoreError> {
-    let accepted_at = format_timestamp(event.accepted_at);
-    sqlx::query(
-        "INSERT INTO provisioning_events
-           (seq, tenant, source_system_id, entity_type, entity_id, operation, payload, accepted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(event.seq)
-    .bind(&*event.tenant)
-    .bind(&*event.source_system_id)
-    .bind(entity_type_str(event.entity_type))
-    .bind(&*event.entity_id)
-    .bind(event.operation.as_str())
-    .bind(event.payload.as_deref())
-    .bind(&accepted_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(StoreError::sql("insert a provisioning event"))?;
-    for target in targets {
-        sqlx::query(
-            "INSERT INTO deliveries (tenant, target_system_id, event_seq, entity_type, entity_id,
-               state, attempts, next_attempt_at, last_error, updated_at)
-             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?)",
-        )
-        .bind(&*event.tenant)
-        .bind(&**target)
-        .bind(event.seq)
-        .bind(entity_type_str(event.entity_type))
-        .bind(&*event.entity_id)
-        .bind(&accepted_at)
-        .bind(&accepted_at)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::sql("insert a delivery"))?;
+            [
+                Bind::shared(tenant),
+                Bind::Owned(format_timestamp(*before)),
+                Bind::opt_shared(source_system.as_ref()),
+                Bind::opt_shared(source_system.as_ref()),
+            ],
+        ),
+        _ => {}
     }
     Ok(())
 }
 
-async fn insert_log(
-    conn: &mut SqliteConnection,
-    entry: &RealtimeLogEntry,
-) -> Result<(), StoreError> {
+/// The event row, then one `pending` delivery row per target (in `targets` order).
+fn push_accept_event(event: &ProvisioningEvent, targets: &[Arc<str>], script: &mut Script) {
+    let accepted_at = format_timestamp(event.accepted_at);
+    script.statement(
+        "INSERT INTO provisioning_events
+           (seq, tenant, source_system_id, entity_type, entity_id, operation, payload, accepted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            Bind::Int(event.seq),
+            Bind::shared(&event.tenant),
+            Bind::shared(&event.source_system_id),
+            Bind::Word(entity_type_str(event.entity_type)),
+            Bind::shared(&event.entity_id),
+            Bind::Word(event.operation.as_str()),
+            Bind::opt_shared(event.payload.as_ref()),
+            Bind::Owned(accepted_at.clone()),
+        ],
+    );
+    for target in targets {
+        script.statement(
+            "INSERT INTO deliveries (tenant, target_system_id, event_seq, entity_type, entity_id,
+               state, attempts, next_attempt_at, last_error, updated_at)
+             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?)",
+            [
+                Bind::shared(&event.tenant),
+                Bind::shared(target),
+                Bind::Int(event.seq),
+                Bind::Word(entity_type_str(event.entity_type)),
+                Bind::shared(&event.entity_id),
+                Bind::Owned(accepted_at.clone()),
+                Bind::Owned(accepted_at.clone()),
+            ],
+        );
+    }
+}
+
+fn push_log(entry: &RealtimeLogEntry, script: &mut Script) -> Result<(), StoreError> {
     let details = serde_json::to_string(&entry.details).map_err(|e| StoreError::Corrupt {
         table: "realtime_logs",
         detail: format!("details not serialisable: {e}"),
     })?;
-    sqlx::query(
+    script.statement(
         "INSERT INTO realtime_logs (tenant, started_at, source_system, source_system_name,
            entity_type, entity_id_source, entity_id_target, status, message, details, content)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&*entry.tenant)
-    .bind(format_timestamp(entry.started_at))
-    .bind(&*entry.source_system)
-    .bind(&*entry.source_system_name)
-    .bind(entity_type_str(entry.entity_type))
-    .bind(entry.entity_id_source.as_deref())
-    .bind(entry.entity_id_target.as_deref())
-    .bind(entry.status.as_str())
-    .bind(entry.message.as_deref())
-    .bind(details)
-    .bind(entry.content.as_deref())
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-    .map_err(StoreError::sql("insert a real-time log entry"))
+        [
+            Bind::shared(&entry.tenant),
+            Bind::Owned(format_timestamp(entry.started_at)),
+            Bind::shared(&entry.source_system),
+            Bind::shared(&entry.source_system_name),
+            Bind::Word(entity_type_str(entry.entity_type)),
+            Bind::opt_shared(entry.entity_id_source.as_ref()),
+            Bind::opt_shared(entry.entity_id_target.as_ref()),
+            Bind::Word(entry.status.as_str()),
+            Bind::opt_shared(entry.message.as_ref()),
+            Bind::Owned(details),
+            Bind::opt_shared(entry.content.as_ref()),
+        ],
+    );
+    Ok(())
 }
 
 fn corrupt(table: &'static str, detail: String) -> StoreError {

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
+use super::script::{Bind, Script};
 use super::{RowWrite, Store, StoreError};
 
 /// The persisted progress of one real-time target.
@@ -29,38 +30,29 @@ pub struct RealtimeCursor {
     pub provisioned_count: i64,
 }
 
-pub(super) async fn apply(
-    conn: &mut SqliteConnection,
-    write: &RowWrite,
-) -> Option<Result<(), StoreError>> {
-    Some(match write {
-        RowWrite::RealtimeCursor(c) => sqlx::query(
+/// Adds the statement of one real-time cursor write to `script` (nothing for other writes).
+pub(super) fn push(write: &RowWrite, script: &mut Script) {
+    match write {
+        RowWrite::RealtimeCursor(c) => script.statement(
             "INSERT OR REPLACE INTO realtime_cursors (tenant, target, change_seq,
                provisioned_request, provision_request, provision_after, provisioned_count)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&*c.tenant)
-        .bind(&*c.target)
-        .bind(c.change_seq)
-        .bind(c.provisioned_request.as_deref())
-        .bind(c.provision_request.as_deref())
-        .bind(c.provision_after.as_deref())
-        .bind(c.provisioned_count)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::sql("write a real-time cursor")),
-        RowWrite::DropRealtimeCursor { tenant, target } => {
-            sqlx::query("DELETE FROM realtime_cursors WHERE tenant = ? AND target = ?")
-                .bind(&**tenant)
-                .bind(&**target)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-                .map_err(StoreError::sql("drop a real-time cursor"))
-        }
-        _ => return None,
-    })
+            [
+                Bind::shared(&c.tenant),
+                Bind::shared(&c.target),
+                Bind::Int(c.change_seq),
+                Bind::opt_owned(c.provisioned_request.clone()),
+                Bind::opt_owned(c.provision_request.clone()),
+                Bind::opt_owned(c.provision_after.clone()),
+                Bind::Int(c.provisioned_count),
+            ],
+        ),
+        RowWrite::DropRealtimeCursor { tenant, target } => script.statement(
+            "DELETE FROM realtime_cursors WHERE tenant = ? AND target = ?",
+            [Bind::shared(tenant), Bind::shared(target)],
+        ),
+        _ => {}
+    }
 }
 
 impl Store {
