@@ -274,6 +274,10 @@ fn check_groups_per_user(state: &TenantState, added: &[Arc<str>]) -> Result<(), 
 }
 
 /// Creates a user or group from a normalised body.
+///
+/// Checks everything before its first change to the state or the batch: when it fails, both
+/// are as they were, without a rollback copy (the writer relies on this, see
+/// [`super::writer::WriterHandle::submit_checked`]).
 pub fn create(
     state: &mut TenantState,
     batch: &mut Batch,
@@ -285,12 +289,17 @@ pub fn create(
     if stripped.password_given {
         write_only::mark_initial_password(&mut body);
     }
-    let legacy_id = match kind {
-        Kind::User => state.take_user_id(),
+    let (legacy_id, next_user_number) = match kind {
+        Kind::User => {
+            let (user_id, next) = state.next_user_id();
+            (user_id, Some(next))
+        }
         Kind::Group => {
             legacy_ids::default_group_name(&mut body);
             let groups = state.of(Kind::Group);
-            legacy_ids::new_group_additional_id(|id| groups.by_legacy_id(id).is_some())
+            let additional_id =
+                legacy_ids::new_group_additional_id(|id| groups.by_legacy_id(id).is_some());
+            (additional_id, None)
         }
     };
     legacy_ids::stamp(kind, &mut body, &legacy_id);
@@ -312,6 +321,11 @@ pub fn create(
     }
     let members = resolve_members(state, None, members)?;
     check_groups_per_user(state, &members)?;
+    let body = body_text(&body)?;
+    // Every check passed: from here on nothing fails.
+    if let Some(next) = next_user_number {
+        state.set_next_user_number(next);
+    }
     // Version 7 (time-ordered): new ids append to the store's id index instead of touching a
     // random page of it per create.
     let id: Arc<str> = Arc::from(uuid::Uuid::now_v7().to_string());
@@ -321,7 +335,7 @@ pub fn create(
         version: 1,
         created: batch.now,
         last_modified: batch.now,
-        body: body_text(&body)?,
+        body,
         display: keys.display.as_deref().map(Arc::from),
     });
     state.insert(kind, entry.clone(), &keys);

@@ -94,7 +94,8 @@ impl Directory {
     ) -> Result<Resource, ScimError> {
         let (entry, snapshot) = self
             .writer
-            .submit(&self.cell, move |s, b| {
+            // `create` checks everything before its first change.
+            .submit_checked(&self.cell, move |s, b| {
                 ops::create(s, b, kind, body, &origin)
             })
             .await?;

@@ -372,16 +372,22 @@ impl TenantState {
         seq
     }
 
-    /// Takes the legacy `userId` for the next new user: `P` and the per-tenant sequence, skipping
-    /// any value already held.
-    pub fn take_user_id(&mut self) -> String {
+    /// The legacy `userId` the next new user gets (`P` and the per-tenant sequence, skipping any
+    /// value already held) and the sequence number after it, without taking it (see [`TenantState::set_next_user_number`]).
+    pub fn next_user_id(&self) -> (String, u64) {
+        let mut number = self.next_user_number;
         loop {
-            let user_id = legacy_ids::format_user_id(self.next_user_number);
-            self.next_user_number = self.next_user_number.saturating_add(1);
+            let user_id = legacy_ids::format_user_id(number);
+            number = number.saturating_add(1);
             if self.users.by_legacy_id(&user_id).is_none() {
-                return user_id;
+                return (user_id, number);
             }
         }
+    }
+
+    /// Takes the legacy `userId`s up to `next` (from [`TenantState::next_user_id`]).
+    pub fn set_next_user_number(&mut self, next: u64) {
+        self.next_user_number = self.next_user_number.max(next);
     }
 
     /// Inserts a new entry (no entry with this id may exist).

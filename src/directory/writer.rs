@@ -19,6 +19,12 @@
 //!   failed batch), and the writer starts again from the last committed states.
 //! - Rows-only jobs ([`WriterHandle::submit_rows`]: provisioning events, deliveries, logs) ride
 //!   in the same batches and get the same guarantees, without touching directory state.
+//! - A failing job leaves the working state as it was: [`WriterHandle::submit`] keeps an O(1)
+//!   copy to restore; [`WriterHandle::submit_checked`] is for functions that check everything
+//!   before their first change, and skips that copy (it makes every later change in the batch
+//!   path-copy the persistent maps). If such a function panics anyway, the state may be half
+//!   changed: its open batch is refused as a whole (every job in it gets a 500) and the writer
+//!   starts again from the committed states.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -40,8 +46,9 @@ const QUEUE: usize = 8192;
 
 /// Answers a job once its batch is settled: the published state, or why it failed.
 type Reply = Box<dyn FnOnce(Result<Arc<TenantState>, ScimError>) + Send>;
-/// Applies a job to a working state and returns how to answer it.
-type Work = Box<dyn FnOnce(&mut TenantState, &mut Batch) -> Reply + Send>;
+/// Applies a job to a working state and returns how to answer it, and whether the working
+/// state is still whole (false only after a panic in a [`WriterHandle::submit_checked`] job).
+type Work = Box<dyn FnOnce(&mut TenantState, &mut Batch) -> (Reply, bool) + Send>;
 
 /// Adds rows-only writes (no directory state) to a batch and returns how to answer the job.
 type RowsWork = Box<dyn FnOnce(&mut Vec<RowWrite>) -> RowsReply + Send>;
@@ -81,22 +88,68 @@ impl WriterHandle {
     }
 
     /// Runs `f` on the tenant's state inside the next batch; returns its value and the state
-    /// published after the commit.
+    /// published after the commit. When `f` fails, its changes are undone.
     pub(crate) async fn submit<T: Send + 'static>(
         &self,
         cell: &Arc<ArcSwap<TenantState>>,
         f: impl FnOnce(&mut TenantState, &mut Batch) -> Result<T, ScimError> + Send + 'static,
     ) -> Result<(T, Arc<TenantState>), ScimError> {
+        self.send_tenant_job(cell, move |state, batch| {
+            (atomically(state, batch, f), true)
+        })
+        .await
+    }
+
+    /// Like [`WriterHandle::submit`] for an `f` that checks everything before its first change
+    /// to the state or the batch, so that failing leaves both as they were: no rollback copy.
+    /// A panic in `f` refuses its whole open batch (see the module invariants).
+    pub(crate) async fn submit_checked<T: Send + 'static>(
+        &self,
+        cell: &Arc<ArcSwap<TenantState>>,
+        f: impl FnOnce(&mut TenantState, &mut Batch) -> Result<T, ScimError> + Send + 'static,
+    ) -> Result<(T, Arc<TenantState>), ScimError> {
+        self.send_tenant_job(cell, move |state, batch| {
+            let mark = batch.writes.len();
+            match catch_unwind(AssertUnwindSafe(|| f(state, batch))) {
+                Ok(Ok(value)) => (Ok(value), true),
+                Ok(Err(error)) => {
+                    batch.writes.truncate(mark);
+                    (Err(error), true)
+                }
+                Err(_) => (
+                    Err(ScimError::internal(
+                        "the directory change failed unexpectedly",
+                    )),
+                    false,
+                ),
+            }
+        })
+        .await
+    }
+
+    /// Queues a directory job whose `apply` returns its outcome and whether the working state
+    /// is still whole, and waits for its answer.
+    async fn send_tenant_job<T: Send + 'static>(
+        &self,
+        cell: &Arc<ArcSwap<TenantState>>,
+        apply: impl FnOnce(&mut TenantState, &mut Batch) -> (Result<T, ScimError>, bool)
+        + Send
+        + 'static,
+    ) -> Result<(T, Arc<TenantState>), ScimError> {
         let (tx, rx) = oneshot::channel();
-        let work: Work = Box::new(move |state, batch| match atomically(state, batch, f) {
-            Ok(value) => Box::new(move |published| {
-                let _ = tx.send(published.map(|state| (value, state)));
-            }),
-            // A refused job keeps its own error, unless its batch failed (it may have been
-            // judged against writes that never committed).
-            Err(error) => Box::new(move |settled| {
-                let _ = tx.send(Err(settled.err().unwrap_or(error)));
-            }),
+        let work: Work = Box::new(move |state, batch| {
+            let (outcome, whole) = apply(state, batch);
+            let reply: Reply = match outcome {
+                Ok(value) => Box::new(move |published| {
+                    let _ = tx.send(published.map(|state| (value, state)));
+                }),
+                // A refused job keeps its own error, unless its batch failed (it may have been
+                // judged against writes that never committed).
+                Err(error) => Box::new(move |settled| {
+                    let _ = tx.send(Err(settled.err().unwrap_or(error)));
+                }),
+            };
+            (reply, whole)
         });
         let stopped = || ScimError::internal("the directory writer has stopped");
         self.tx
@@ -159,6 +212,8 @@ struct Open {
     touched: Vec<usize>,
     replies: Vec<Pending>,
     jobs: usize,
+    /// A job panicked half-way through changing a working state: the batch is refused.
+    broken: bool,
 }
 
 impl Open {
@@ -168,6 +223,7 @@ impl Open {
             touched: Vec::new(),
             replies: Vec::new(),
             jobs: 0,
+            broken: false,
         }
     }
 
@@ -200,7 +256,8 @@ impl Open {
                 self.touched.len() - 1
             }
         };
-        let reply = work(&mut ahead[index].1, &mut self.batch);
+        let (reply, whole) = work(&mut ahead[index].1, &mut self.batch);
+        self.broken |= !whole;
         self.replies.push(Pending::Tenant(slot, reply));
     }
 
@@ -292,6 +349,14 @@ async fn run(conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
                     batch.fail();
                     continue;
                 }
+                if batch.broken {
+                    // A job panicked half-way; nothing is committing (this task holds the
+                    // turn), so the published states are the latest whole ones.
+                    tracing::error!(jobs = batch.jobs, "a directory change failed unexpectedly; its batch is refused");
+                    ahead.clear();
+                    batch.fail();
+                    continue;
+                }
                 if let Err(mpsc::error::SendError(sealed)) =
                     commit_tx.send(batch.seal(&ahead, permit))
                 {
@@ -325,7 +390,12 @@ async fn commit(
         } else {
             conn.commit(&writes, jobs).await
         };
-        tracing::debug!(jobs, rows = writes.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
+        tracing::debug!(
+            jobs,
+            rows = writes.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "batch committed"
+        );
         match outcome {
             Ok(()) => {
                 let published: Vec<Arc<TenantState>> = states
@@ -375,7 +445,7 @@ mod rows_tests {
         let (writer, cell) = (writer.clone(), cell.clone());
         async move {
             let (entry, _) = writer
-                .submit(&cell, move |s, b| {
+                .submit_checked(&cell, move |s, b| {
                     ops::create(s, b, Kind::User, body, &Origin::ScimV2)
                 })
                 .await?;
@@ -399,6 +469,11 @@ mod rows_tests {
         let dup = create_user(&writer, &cell, "U7").await.unwrap_err();
         assert_eq!(dup.status, 409);
         assert_eq!(cell.load().of(Kind::User).len(), 300);
+        // The refused create took no legacy user id.
+        assert_eq!(
+            cell.load().next_user_id().0,
+            crate::directory::legacy_ids::format_user_id(301)
+        );
         let rows = store.load_tenant("acme").await.unwrap();
         assert_eq!(rows.users.len(), 300);
         assert_eq!(store.changes("acme", 0, 1000).await.unwrap().len(), 300);
@@ -449,6 +524,34 @@ mod rows_tests {
             .collect();
         assert_eq!(names.len(), 3);
         assert_eq!(cell.load().of(Kind::User).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_checked_job_refuses_its_batch_and_keeps_the_committed_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let writer = WriterHandle::start(&store).await.unwrap();
+        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        create_user(&writer, &cell, "a").await.unwrap();
+        let refused = writer
+            .submit_checked(&cell, |s, b| -> Result<(), ScimError> {
+                ops::create(
+                    s,
+                    b,
+                    Kind::User,
+                    serde_json::json!({"userName": "half"}),
+                    &Origin::ScimV2,
+                )?;
+                panic!("a bug after the first change");
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, 500);
+        assert!(cell.load().of(Kind::User).by_unique_name("half").is_none());
+        // The writer goes on from the committed state: `half` is free, nothing else changed.
+        create_user(&writer, &cell, "half").await.unwrap();
+        assert_eq!(cell.load().of(Kind::User).len(), 2);
+        assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 2);
     }
 
     fn accept(store: &Store, entity: &str) -> RowWrite {

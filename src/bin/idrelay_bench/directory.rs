@@ -274,7 +274,14 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
     let filter = load::run(&clients, measure, StatusCode::OK, false, make.clone()).await?;
     let mut filter_paced = Vec::with_capacity(LATENCY_SHARES.len());
     for share in LATENCY_SHARES {
-        let step = paced(&clients, "filter userName eq", &filter, share, measure, make.clone());
+        let step = paced(
+            &clients,
+            "filter userName eq",
+            &filter,
+            share,
+            measure,
+            make.clone(),
+        );
         filter_paced.push(step.await?);
     }
     let (b, a, k) = (base.clone(), auth.clone(), known.clone());
@@ -353,9 +360,14 @@ async fn measure_ceiling(
             like.share * 100.0,
             measure.as_secs()
         );
-        let measured =
-            load::run_paced(&clients, measure, like.target_rate, StatusCode::OK, make.clone())
-                .await?;
+        let measured = load::run_paced(
+            &clients,
+            measure,
+            like.target_rate,
+            StatusCode::OK,
+            make.clone(),
+        )
+        .await?;
         paced.push(Paced {
             share: like.share,
             target_rate: like.target_rate,

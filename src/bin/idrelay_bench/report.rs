@@ -66,8 +66,7 @@ pub fn goals(r: &Results) -> Vec<Goal> {
                 step.share * 100.0,
                 step.target_rate,
                 ms(step.measured.quantile(0.99)),
-                ms(r
-                    .ceiling_at(step.share)
+                ms(r.ceiling_at(step.share)
                     .and_then(|c| c.measured.quantile(0.99)))
             )
         })
