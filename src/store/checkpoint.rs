@@ -23,12 +23,14 @@ use sqlx::{Connection, Row, SqliteConnection};
 use tokio::sync::oneshot;
 
 /// How often the task looks for new commits.
-const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(25);
 
-/// The writer connection's automatic checkpoint threshold, in WAL pages (32 MiB of 4 KiB
-/// pages): far above what the background task lets accumulate, so it only fires under
-/// sustained writes.
-pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 8192;
+/// The writer connection's automatic checkpoint threshold, in WAL pages (SQLite's default,
+/// 4 MiB of 4 KiB pages). By the time it fires the background task has copied all but the
+/// last tick's frames, so the writer's own checkpoint is short, and it restarts the WAL (a
+/// higher threshold lets the WAL grow under sustained writes and makes that one checkpoint
+/// long).
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// Owns the background checkpoint task; dropping it stops the task.
 pub struct Checkpointer {
