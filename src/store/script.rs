@@ -27,7 +27,8 @@
 //!   how many targets): most are never seen again, and caching them would evict the hot texts
 //!   and hold prepared statements nobody reuses. So such a script is cached only on its second
 //!   sighting among the last [`RECENT_TEXTS`] uncached texts ([`RecentTexts`], hashes only) and
-//!   when it has at most [`MAX_CACHED_LONG_STATEMENTS`] statements; otherwise it is prepared
+//!   when it has at most [`MAX_CACHED_LONG_STATEMENTS`] statements and
+//!   [`MAX_CACHED_LONG_BINDS`] binds (bulk batches are not); otherwise it is prepared
 //!   for this one call and dropped (`persistent(false)`), costing one prepare per statement on
 //!   the worker thread inside the one call. Homogeneous load (bursts of batches of the same
 //!   shape) thus gets cache hits, while varied load cannot push the hot texts out.
@@ -54,6 +55,9 @@ pub(super) const MAX_CACHED_BINDS: usize = 64;
 pub(super) const RECENT_TEXTS: usize = 32;
 /// Longer scripts are never cached, even when they repeat (bounds the cache's memory).
 pub(super) const MAX_CACHED_LONG_STATEMENTS: usize = 128;
+/// Nor are scripts with more binds: a prepared 64-row insert is a large program, and bulk
+/// batches (hundreds of rows in a few repeating shapes) kept tens of MiB of them resident.
+pub(super) const MAX_CACHED_LONG_BINDS: usize = 512;
 
 /// The hashes of the most recent long script texts (see the module doc), newest last.
 #[derive(Debug, Default)]
@@ -179,7 +183,9 @@ impl Script {
     /// Whether the connection keeps this script's prepared statements (see the module doc).
     fn cached(&self, recent: &mut RecentTexts) -> bool {
         self.always_cached()
-            || (self.statements <= MAX_CACHED_LONG_STATEMENTS && recent.repeats(&self.sql))
+            || (self.statements <= MAX_CACHED_LONG_STATEMENTS
+                && self.binds.len() <= MAX_CACHED_LONG_BINDS
+                && recent.repeats(&self.sql))
     }
 
     /// Runs the script as ONE query on `conn`; on any failure rolls back (nothing applied).
@@ -670,6 +676,13 @@ mod tests {
         let long = Script::of_batch(&long).unwrap();
         assert!(!long.cached(&mut recent));
         assert!(!long.cached(&mut recent));
+        // A bulk with more binds than MAX_CACHED_LONG_BINDS neither.
+        let rows = MAX_CACHED_LONG_BINDS / 7 + 1;
+        let big: Vec<RowWrite> = (0..rows as i64).map(|i| upsert(Kind::User, "u", i)).collect();
+        let big = Script::of_batch(&big).unwrap();
+        assert!(big.binds.len() > MAX_CACHED_LONG_BINDS);
+        assert!(!big.cached(&mut recent));
+        assert!(!big.cached(&mut recent));
     }
 
     #[tokio::test]
