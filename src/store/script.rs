@@ -124,6 +124,8 @@ pub(super) struct Script {
     sql: String,
     binds: Vec<Bind>,
     statements: usize,
+    /// Where each statement ends: its end in `sql` (after `;\n`) and in `binds`.
+    ends: Vec<(usize, usize)>,
     /// Only directory inserts, at most 64 rows per table: the hot cached texts.
     directory_inserts: bool,
 }
@@ -134,6 +136,7 @@ impl Script {
             sql: String::from("BEGIN;\n"),
             binds: Vec::new(),
             statements: 0,
+            ends: Vec::new(),
             directory_inserts: false,
         }
     }
@@ -172,6 +175,12 @@ impl Script {
         self.sql.push_str(sql);
         self.sql.push_str(";\n");
         self.statements += 1;
+        self.ends.push((self.sql.len(), self.binds.len()));
+    }
+
+    /// Whether the script is too big to send as one text (see [`Script::commit`]).
+    fn is_big(&self) -> bool {
+        self.statements > MAX_CACHED_LONG_STATEMENTS || self.binds.len() > MAX_CACHED_LONG_BINDS
     }
 
     /// Whether the text is always cached: a hot directory batch or a short script.
@@ -194,19 +203,18 @@ impl Script {
         conn: &mut SqliteConnection,
         recent: &mut RecentTexts,
     ) -> Result<(), StoreError> {
-        let persistent = self.cached(recent);
-        let mut query = sqlx::query(AssertSqlSafe(self.sql)).persistent(persistent);
-        for bind in self.binds {
-            query = match bind {
-                Bind::Null => query.bind(None::<i64>),
-                Bind::Int(value) => query.bind(value),
-                Bind::Shared(text) => query.bind(text),
-                Bind::Word(word) => query.bind(word),
-                Bind::Owned(text) => query.bind(text),
-            };
-        }
-        match query.execute(&mut *conn).await {
-            Ok(_) => Ok(()),
+        let outcome = if self.is_big() {
+            self.run_statement_by_statement(conn).await
+        } else {
+            let persistent = self.cached(recent);
+            let query = sqlx::query(AssertSqlSafe(self.sql)).persistent(persistent);
+            bind_all(query, self.binds)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        };
+        match outcome {
+            Ok(()) => Ok(()),
             Err(source) => {
                 // The failing statement stopped the script inside the transaction (or the
                 // commit failed): undo whatever it applied. An error here means there is no
@@ -221,6 +229,46 @@ impl Script {
             }
         }
     }
+
+    /// A big script (bulk batches: hundreds of rows) runs statement by statement inside one
+    /// transaction, each statement's text prepared once and kept (the multi-row chunk texts
+    /// repeat), so the round trips are amortised over 64-row chunks. As one text it would be
+    /// prepared anew for every batch: hundreds of large insert programs allocated and freed
+    /// on the worker thread, which left tens of MiB of the C allocator's memory resident.
+    async fn run_statement_by_statement(
+        self,
+        conn: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
+        let begin = "BEGIN;\n".len();
+        sqlx::query("BEGIN").execute(&mut *conn).await?;
+        let mut binds = self.binds.into_iter();
+        let (mut sql_from, mut binds_from) = (begin, 0);
+        for (sql_end, binds_end) in self.ends {
+            let text = self.sql[sql_from..sql_end].trim_end().trim_end_matches(';');
+            let query = sqlx::query(AssertSqlSafe(text.to_owned()));
+            let statement_binds: Vec<Bind> = binds.by_ref().take(binds_end - binds_from).collect();
+            bind_all(query, statement_binds).execute(&mut *conn).await?;
+            (sql_from, binds_from) = (sql_end, binds_end);
+        }
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
+type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds `binds` to `query` in order.
+fn bind_all(mut query: Query, binds: Vec<Bind>) -> Query {
+    for bind in binds {
+        query = match bind {
+            Bind::Null => query.bind(None::<i64>),
+            Bind::Int(value) => query.bind(value),
+            Bind::Shared(text) => query.bind(text),
+            Bind::Word(word) => query.bind(word),
+            Bind::Owned(text) => query.bind(text),
+        };
+    }
+    query
 }
 
 /// The `?` placeholders of `sql` (none of the store's statements has a `?` in a literal).
@@ -678,7 +726,9 @@ mod tests {
         assert!(!long.cached(&mut recent));
         // A bulk with more binds than MAX_CACHED_LONG_BINDS neither.
         let rows = MAX_CACHED_LONG_BINDS / 7 + 1;
-        let big: Vec<RowWrite> = (0..rows as i64).map(|i| upsert(Kind::User, "u", i)).collect();
+        let big: Vec<RowWrite> = (0..rows as i64)
+            .map(|i| upsert(Kind::User, "u", i))
+            .collect();
         let big = Script::of_batch(&big).unwrap();
         assert!(big.binds.len() > MAX_CACHED_LONG_BINDS);
         assert!(!big.cached(&mut recent));
@@ -754,5 +804,35 @@ mod tests {
         conn.commit(&writes[..4], 1).await.unwrap();
         assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 1);
         assert_eq!(store.stats().commits, 1);
+    }
+
+    #[tokio::test]
+    async fn big_batches_run_statement_by_statement_with_the_same_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().await.unwrap();
+        let empty = dump(&store).await;
+        let rows = MAX_CACHED_LONG_BINDS / 7 + 100;
+        let mut writes: Vec<RowWrite> = (0..rows as i64)
+            .map(|i| upsert(Kind::User, &format!("u{i}"), i))
+            .collect();
+        // A failing statement after hundreds of rows: nothing is applied.
+        writes.push(accept(1, &["t1"]));
+        writes.push(accept(1, &["t2"]));
+        assert!(Script::of_batch(&writes).unwrap().is_big());
+        conn.commit(&writes, writes.len()).await.unwrap_err();
+        assert_eq!(dump(&store).await, empty);
+        // Without it, every row is there.
+        writes.pop();
+        conn.commit(&writes, writes.len()).await.unwrap();
+        assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), rows);
+        assert_eq!(
+            store
+                .provisioning_events("acme", 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
