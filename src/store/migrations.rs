@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "realtime_targets",
         include_str!("../../migrations/0004_realtime_targets.sql"),
     ),
+    (
+        5,
+        "no_seq_indexes",
+        include_str!("../../migrations/0005_no_seq_indexes.sql"),
+    ),
 ];
 
 /// Applies every pending migration in one transaction.
