@@ -342,17 +342,14 @@ async fn run(conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
             permit = turn.clone().acquire_owned(), if filling > 0 => {
                 let Ok(permit) = permit else { break };
                 let Some(batch) = open.take() else { continue };
-                if failed.swap(false, Ordering::SeqCst) {
-                    // The batch before this one did not commit, and this one was applied on
-                    // top of it.
-                    ahead.clear();
-                    batch.fail();
-                    continue;
-                }
-                if batch.broken {
-                    // A job panicked half-way; nothing is committing (this task holds the
-                    // turn), so the published states are the latest whole ones.
-                    tracing::error!(jobs = batch.jobs, "a directory change failed unexpectedly; its batch is refused");
+                // Refused when the batch before it did not commit (it was applied on top of
+                // it) or when a job panicked half-way. Nothing is committing (this task holds
+                // the turn), so the published states are the latest whole ones.
+                let after_failure = failed.swap(false, Ordering::SeqCst);
+                if after_failure || batch.broken {
+                    if batch.broken {
+                        tracing::error!(jobs = batch.jobs, "a directory change failed unexpectedly; its batch is refused");
+                    }
                     ahead.clear();
                     batch.fail();
                     continue;
@@ -453,12 +450,23 @@ mod rows_tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_jobs_commit_in_batches_and_are_published() {
+    /// A store in a temporary directory, its writer and an empty `acme` cell.
+    async fn started() -> (
+        tempfile::TempDir,
+        Store,
+        WriterHandle,
+        Arc<ArcSwap<TenantState>>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let writer = WriterHandle::start(&store).await.unwrap();
         let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        (dir, store, writer, cell)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_jobs_commit_in_batches_and_are_published() {
+        let (_dir, store, writer, cell) = started().await;
         let tasks: Vec<_> = (0..300)
             .map(|i| tokio::spawn(create_user(&writer, &cell, &format!("u{i}"))))
             .collect();
@@ -484,10 +492,7 @@ mod rows_tests {
 
     #[tokio::test]
     async fn a_failed_commit_publishes_nothing_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let writer = WriterHandle::start(&store).await.unwrap();
-        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        let (_dir, store, writer, cell) = started().await;
         create_user(&writer, &cell, "a").await.unwrap();
         // A job whose rows break a foreign key: its batch cannot commit.
         let refused = writer
@@ -528,10 +533,7 @@ mod rows_tests {
 
     #[tokio::test]
     async fn a_panic_in_a_checked_job_refuses_its_batch_and_keeps_the_committed_state() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let writer = WriterHandle::start(&store).await.unwrap();
-        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        let (_dir, store, writer, cell) = started().await;
         create_user(&writer, &cell, "a").await.unwrap();
         let refused = writer
             .submit_checked(&cell, |s, b| -> Result<(), ScimError> {
@@ -572,9 +574,7 @@ mod rows_tests {
 
     #[tokio::test]
     async fn rows_jobs_commit_or_add_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let writer = WriterHandle::start(&store).await.unwrap();
+        let (_dir, store, writer, _) = started().await;
         let s = store.clone();
         let value = writer
             .submit_rows(move |rows| {

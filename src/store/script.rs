@@ -87,6 +87,9 @@ impl RecentTexts {
     }
 }
 
+/// How every script starts (its transaction).
+const BEGIN: &str = "BEGIN;\n";
+
 /// One value bound to a `?` of a script.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Bind {
@@ -133,7 +136,7 @@ pub(super) struct Script {
 impl Script {
     fn begin() -> Script {
         Script {
-            sql: String::from("BEGIN;\n"),
+            sql: String::from(BEGIN),
             binds: Vec::new(),
             statements: 0,
             ends: Vec::new(),
@@ -239,7 +242,7 @@ impl Script {
         self,
         conn: &mut SqliteConnection,
     ) -> Result<(), sqlx::Error> {
-        let begin = "BEGIN;\n".len();
+        let begin = BEGIN.len();
         sqlx::query("BEGIN").execute(&mut *conn).await?;
         let mut binds = self.binds.into_iter();
         let (mut sql_from, mut binds_from) = (begin, 0);
