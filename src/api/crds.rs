@@ -1,6 +1,6 @@
 //! The CustomResourceDefinitions of group `idrelay.dev`, generated from the Rust types.
 //!
-//! Invariant: `crds/idrelay.dev.yaml` is exactly [`to_yaml`]; `tests/crds_drift.rs` fails otherwise.
+//! Invariant: `crds/idrelay.dev.yaml` is exactly [`to_yaml`]; `tests/integration/crds_drift.rs` fails otherwise.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -1,7 +1,7 @@
 """Self-test of `scim2_tester_fixes.py`: each fix accepts what RFC 7643/7644 allow a server
 to answer, and still fails a genuinely wrong answer.
 
-Run: python tests/support/test_scim2_tester_fixes.py (from tests/conformance.rs).
+Run: python tests/integration/support/test_scim2_tester_fixes.py (from tests/conformance.rs).
 """
 
 import copy

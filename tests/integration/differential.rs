@@ -19,7 +19,7 @@
 //! - Where the two legitimately differ, the difference is excluded with its reason next to
 //!   the exclusion (see [`normalise`]).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -8,7 +8,7 @@
 //! and ops, string booleans, value arrays for removal, …) and every assertion is what that
 //! client needs from the answer to carry on.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,14 +4,14 @@
 //! Invariant: the test passes only when the tool exits 0, every result line is `SUCCESS`
 //! and at least [`MIN_SUCCESS_LINES`] checks ran (so an empty run cannot pass).
 //!
-//! The `scim2` command runs through `tests/support/scim2_tester_fixes.py`, which fixes
+//! The `scim2` command runs through `tests/integration/support/scim2_tester_fixes.py`, which fixes
 //! defects of scim2-tester 0.5.2 that contradict RFC 7643/7644 (dateTime values it rejects
 //! itself; server-assigned readOnly extension attributes; PATCH add on multi-valued and
 //! already-assigned immutable attributes); see that file. Its self-test
-//! `tests/support/test_scim2_tester_fixes.py` (run below) shows that each fix still fails
+//! `tests/integration/support/test_scim2_tester_fixes.py` (run below) shows that each fix still fails
 //! a genuinely wrong value.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -120,7 +120,8 @@ fn summary(failures: &[String]) -> String {
 async fn scim2_tester_reports_no_failure() {
     venv_tool("scim2");
     let python = venv_tool("python");
-    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/scim2_tester_fixes.py");
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/support/scim2_tester_fixes.py");
     let server = Idrelay::start(&["acme"], ALL_DIRECTORY_PERMISSIONS).await;
     let token = server.token("acme").await;
     let url = server.scim_url("acme");
@@ -165,8 +166,8 @@ async fn scim2_tester_reports_no_failure() {
 #[test]
 fn tester_fixes_still_fail_wrong_values() {
     let python = venv_tool("python");
-    let self_test =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/test_scim2_tester_fixes.py");
+    let self_test = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/support/test_scim2_tester_fixes.py");
     let output = Command::new(python)
         .arg(self_test)
         .env("PYTHONDONTWRITEBYTECODE", "1")

@@ -11,8 +11,8 @@
 //! `TLSError` when the target's server certificate is not trusted (the runtime's own generated
 //! self-signed certificate).
 
-mod realtime_common;
-mod support;
+use crate::realtime_common;
+use crate::support;
 
 use realtime_common::{
     Chain, Https, basic_auth, certificate_auth, condition, server_certificate, start_https,

@@ -1,4 +1,4 @@
-//! Shared helpers of the integration tests (`mod support;` in each test crate).
+//! Shared helpers of the integration tests (`crate::support`, used by every test module).
 //!
 //! Owns: writing a config directory for `idrelay serve`, spawning the idrelay binary and
 //! the reference `scim2-server` on free loopback ports, locating the Python virtualenv
@@ -9,7 +9,6 @@
 //!   leaves a server behind; its stdout and stderr go to a log file that failures print.
 //! - A missing virtualenv is a test FAILURE that says how to create it, never a skip.
 //! - Tests only talk to 127.0.0.1.
-#![allow(dead_code)] // each test crate uses a different subset of these helpers
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -202,11 +201,6 @@ impl ChildGuard {
             child: Some(child),
             log_path,
         }
-    }
-
-    /// The process id, while it runs.
-    pub fn id(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     /// Everything the process wrote so far.

@@ -5,7 +5,7 @@
 //! subset, id and index paging, permissions) and the "one store, two views" moves of §2.4
 //! between the v1 and the SCIM 2.0 API.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 //! one delivery per enabled connected target; a source without targets records the event and a
 //! "no target system connected" log entry; the logs are readable with the right permission.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@
 //! API refuses a caller without AccessIdentityProvisioningTenantAdminAPI, an unknown source
 //! and an unknown job type; the job log has the statistics per system.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! `idrelay import` command (chunks, progress, exit code), the change log origin `csv`, and a
 //! 25,000-row full-profile import (timed).
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 

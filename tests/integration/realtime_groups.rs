@@ -2,8 +2,8 @@
 //! renamed and deleted in acme through SCIM v2 reaches `scim2-server` through the real-time
 //! API and the target system; a target without `groups` pushes users only.
 
-mod realtime_common;
-mod support;
+use crate::realtime_common;
+use crate::support;
 
 use std::time::Duration;
 

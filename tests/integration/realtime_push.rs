@@ -8,7 +8,7 @@
 //! status of the RealTimeTarget (Ready, Provisioned with `<n> users provisioned`), and the
 //! initial Provision of users that existed before the target.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

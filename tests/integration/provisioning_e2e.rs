@@ -3,7 +3,7 @@
 //! SCIM target system) and `scim2-server` (the reference SCIM server) as the real target. Every
 //! change enters through the real-time provisioning API over HTTP and is checked in the target.
 //!
-//! What `tests/delivery.rs` and `tests/realtime_api.rs` already show (and this file does not
+//! What `tests/integration/delivery.rs` and `tests/integration/realtime_api.rs` already show (and this file does not
 //! repeat): the delivery engine driven in-process (events committed directly), failures,
 //! retries, the SIGKILL burst (users only), and the API's refusals with a target that is never
 //! reached. What this file adds:
@@ -20,7 +20,7 @@
 //! (which `scim2-server` refuses); the target transformations here are what a user would write
 //! from that default: groups enabled, SAP extensions removed.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,8 @@
-//! Shared setup of the `tests/realtime_*.rs` crates (`mod support; mod realtime_common;`): the
+//! Shared setup of the `realtime_*` test modules (`crate::realtime_common`): the
 //! real-time chain acme → acme's real-time provisioning API (source system `realtime`) →
 //! TargetSystem `apps` → `scim2-server`, driven by a RealTimeTarget `push`; an `idrelay serve`
 //! over HTTPS with a given server certificate (and, for the pusher, a trusted CA file); waits
 //! and status look-ups.
-#![allow(dead_code)] // each test crate uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

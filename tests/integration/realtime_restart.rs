@@ -4,8 +4,8 @@
 //! killed (SIGKILL) and started again with the target reachable — from the persisted cursor,
 //! without a second Provision.
 
-mod realtime_common;
-mod support;
+use crate::realtime_common;
+use crate::support;
 
 use std::time::Duration;
 

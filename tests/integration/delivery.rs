@@ -9,7 +9,7 @@
 //! honoured; permanent 400 → failed with the reason in the real-time log; group members
 //! resolved to target ids; deletes.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

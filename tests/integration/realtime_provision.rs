@@ -7,8 +7,8 @@
 //!   not pushed, the real-time log keeps its history, and a target added again under the same
 //!   name starts fresh (a new initial Provision of every user).
 
-mod realtime_common;
-mod support;
+use crate::realtime_common;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 
 Each fix replaces one name the tester looks up at run time, and changes nothing else.
 None of them turns a wrong value into a success: the self-test
-`tests/support/test_scim2_tester_fixes.py` shows each one still failing wrong values.
+`tests/integration/support/test_scim2_tester_fixes.py` shows each one still failing wrong values.
 
 1. Writable dateTime attributes get a UUID string
    (`scim2_tester.filling.generate_random_value`).
