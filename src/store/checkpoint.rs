@@ -78,6 +78,7 @@ async fn run(
                 }
             },
         };
+        let started = std::time::Instant::now();
         match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&mut *connection)
             .await
@@ -86,7 +87,8 @@ async fn run(
                 checkpointed_at = now;
                 let frames: i64 = row.try_get(1).unwrap_or_default();
                 let copied: i64 = row.try_get(2).unwrap_or_default();
-                tracing::trace!(frames, copied, "WAL checkpoint");
+                let micros = started.elapsed().as_micros();
+                tracing::debug!(frames, copied, micros, "WAL checkpoint");
             }
             Err(error) => {
                 tracing::warn!(%error, "WAL checkpoint failed; retrying at the next tick");

@@ -10,7 +10,9 @@
 //!    `ips.max.concurrency = --concurrency`. Reported: accepted events/s (202s per second) and
 //!    end-to-end deliveries/s (events / time from the first push until the store counts them
 //!    all delivered), and the ratio of the latter to the ceiling.
-//! 3. **Latency**: open-loop pushes at 50 % of the measured deliveries/s for
+//! 3. **Latency**: open-loop pushes at 50 % of the measured deliveries/s, first for
+//!    `--latency-warmup-seconds` (not measured: the store is still writing back what the
+//!    saturated phase left, so this is a transient, not the paced rate's steady state), then for
 //!    `--latency-seconds`, through a second source/target pair whose target is observed: the
 //!    in-process sink records the arrival of each user, or, for `scim2-server`, an in-process
 //!    recording proxy records when scim2-server's answer comes back (one extra loopback hop,
@@ -97,6 +99,10 @@ pub struct Args {
     /// Seconds of the paced latency phase.
     #[arg(long, default_value_t = 5)]
     pub latency_seconds: u64,
+    /// Seconds paced at the same rate before the latency phase, not measured (the aftermath of
+    /// the saturated throughput phase is not the paced rate's steady state).
+    #[arg(long, default_value_t = 2)]
+    pub latency_warmup_seconds: u64,
     /// The scim2-server executable (default: `$IDRELAY_VENV` or `<repo>/.venv`, `bin/scim2-server`).
     #[arg(long)]
     pub scim2_server: Option<PathBuf>,
@@ -917,9 +923,10 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     let rate = (results.delivery_rate() * 0.5).max(1.0);
     results.paced_rate = rate;
     let count = ((rate * args.latency_seconds as f64) as usize).max(1);
+    let warmup = (rate * args.latency_warmup_seconds as f64) as usize;
     eprintln!(
-        "latency: {count} pushes paced at {rate:.0}/s for {} s",
-        args.latency_seconds
+        "latency: {count} pushes paced at {rate:.0}/s for {} s, after {warmup} in {} s of warm-up",
+        args.latency_seconds, args.latency_warmup_seconds
     );
     let (base_lat_delivered, base_lat_failed) = {
         let (_, d, f) = latency.get().await?;
@@ -932,9 +939,10 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let url: Arc<str> = push_url(&origin, SOURCE_LATENCY).into();
+    // One paced stream: pushes 0..warmup warm up, warmup..warmup+count are measured.
     let t0 = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(count);
-    for i in 0..count {
+    let mut tasks = Vec::with_capacity(warmup + count);
+    for i in 0..warmup + count {
         tokio::time::sleep_until(t0 + Duration::from_secs_f64(i as f64 / rate)).await;
         let request = push_request(&paced_client, &url, &auth, 4, "lat", i);
         tasks.push(tokio::spawn(async move {
@@ -943,10 +951,25 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
             (sent, sent.elapsed(), answer)
         }));
     }
-    let mut sent_at = Vec::with_capacity(count);
+    let mut sent_at = Vec::with_capacity(warmup + count);
     let mut paced = Measured::default();
-    for task in tasks {
+    let mut warmup_accepted = 0;
+    let mut measured_from = None;
+    for (i, task) in tasks.into_iter().enumerate() {
         let (sent, took, answer) = task.await.context("paced push panicked")?;
+        if i < warmup {
+            // Warm-up pushes must still be accepted and delivered; only their timing is not kept.
+            match answer {
+                Ok(()) => warmup_accepted += 1,
+                Err(e) => {
+                    paced.errors += 1;
+                    paced.first_error.get_or_insert(e);
+                }
+            }
+            sent_at.push(sent);
+            continue;
+        }
+        measured_from.get_or_insert(sent);
         match answer {
             Ok(()) => {
                 paced.ok += 1;
@@ -959,15 +982,16 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         }
         sent_at.push(sent);
     }
-    paced.elapsed = t0.elapsed();
+    paced.elapsed = measured_from.map_or(Duration::ZERO, |from| from.elapsed());
     paced.latencies_us.sort_unstable();
-    let lat_done = base_lat_delivered + base_lat_failed + paced.ok;
+    let lat_done = base_lat_delivered + base_lat_failed + warmup_accepted + paced.ok;
     if let Err(e) = latency.wait_done(lat_done, Duration::from_secs(60)).await {
         results.problems.push(format!("latency phase: {e}"));
     }
     let mut acks = Vec::with_capacity(count);
     for (i, sent) in sent_at.iter().enumerate() {
         match latency_recorder.ack(&user_name("lat", i)) {
+            Some(_) if i < warmup => {}
             Some(at) => acks.push(micros(at.saturating_duration_since(*sent))),
             None => results.missing_acks += 1,
         }
