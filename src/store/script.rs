@@ -49,7 +49,7 @@ use crate::directory::Kind;
 /// Scripts with at most this many statements (and [`MAX_CACHED_BINDS`] binds) keep their
 /// prepared statements in the connection's cache. 16 covers the provisioning batches of a paced
 /// real-time load (2-3 jobs of 2-3 statements each); with 8 most of them were prepared for one
-/// use, and caching them cut the writer's time per row from 242 to 174 µs in
+/// use, and caching them cut the writer's time per row from 242 to 153-162 µs in
 /// `idrelay-bench provisioning --target sink` (latency phase), with no change in resident memory
 /// in `idrelay-bench directory`.
 pub(super) const MAX_CACHED_STATEMENTS: usize = 16;

@@ -957,20 +957,12 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     let mut measured_from = None;
     for (i, task) in tasks.into_iter().enumerate() {
         let (sent, took, answer) = task.await.context("paced push panicked")?;
-        if i < warmup {
-            // Warm-up pushes must still be accepted and delivered; only their timing is not kept.
-            match answer {
-                Ok(()) => warmup_accepted += 1,
-                Err(e) => {
-                    paced.errors += 1;
-                    paced.first_error.get_or_insert(e);
-                }
-            }
-            sent_at.push(sent);
-            continue;
+        if i >= warmup {
+            measured_from.get_or_insert(sent);
         }
-        measured_from.get_or_insert(sent);
         match answer {
+            // Warm-up pushes must still be accepted and delivered; only their timing is not kept.
+            Ok(()) if i < warmup => warmup_accepted += 1,
             Ok(()) => {
                 paced.ok += 1;
                 paced.latencies_us.push(micros(took));
