@@ -4,14 +4,16 @@
 //! Invariants:
 //! - Every index agrees with the entries: `unique_names` holds the lowercased `userName` (users)
 //!   or `displayName` (groups) of every entry exactly once; `external_ids` and `emails` hold
-//!   lowercased keys (a superset for case-insensitive lookups; callers re-check with the filter);
-//!   `legacy_ids` holds the SAP legacy id (user `userId`, group `additionalId`, case-exact) and
+//!   the hashes of the lowercased values with the id (a superset for case-insensitive lookups;
+//!   callers re-check with the filter); `legacy_ids` holds the SAP legacy id (user `userId`, group `additionalId`, case-exact) and
 //!   `custom_names` the lowercased SAP custom group `name` of every entry that has one.
 //! - `next_user_number` is above the number of every stored `userId` (see `legacy_ids`).
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.
 //! - Cloning is O(1) (persistent `imbl` maps), so the writer works on a copy and readers keep
-//!   the snapshot they loaded.
+//!   the snapshot they loaded. Ids and legacy ids are kept in ordered maps whose keys put
+//!   what the directory generates at the end (see [`super::keys`]), so a batch of creates
+//!   path-copies one right-hand path instead of one random path per create.
 //! - Bodies are kept as compact JSON text and parsed on demand.
 
 use std::ops::Bound;
@@ -22,6 +24,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Kind;
+use super::keys::{IdKey, LegacyKey, text_hash};
 use super::legacy_ids;
 use crate::scim::urn;
 use crate::store::{StoreError, TenantRows};
@@ -123,18 +126,22 @@ impl IndexKeys {
 /// The entries of one kind and their indexes.
 #[derive(Debug, Clone, Default)]
 pub struct KindState {
-    by_id: HashMap<Arc<str>, Arc<Entry>>,
+    /// Ordered, not hashed: new (version 7) ids append at its end (see [`super::keys`]).
+    by_id: OrdMap<IdKey, Arc<Entry>>,
     by_seq: OrdMap<i64, Arc<str>>,
     unique_names: HashMap<Arc<str>, Arc<str>>,
-    external_ids: OrdSet<(Arc<str>, Arc<str>)>,
-    emails: OrdSet<(Arc<str>, Arc<str>)>,
-    legacy_ids: HashMap<Arc<str>, Arc<str>>,
+    /// `(text_hash(lowercased externalId), id)`: candidates, see [`super::keys`].
+    external_ids: OrdSet<(u64, IdKey)>,
+    /// `(text_hash(lowercased email), id)`: candidates, see [`super::keys`].
+    emails: OrdSet<(u64, IdKey)>,
+    /// Ordered, not hashed: new legacy user ids count up and append at its end.
+    legacy_ids: OrdMap<LegacyKey, Arc<str>>,
     custom_names: HashMap<Arc<str>, Arc<str>>,
 }
 
 impl KindState {
     pub fn get(&self, id: &str) -> Option<&Arc<Entry>> {
-        self.by_id.get(id)
+        self.by_id.get(&IdKey::lookup(id))
     }
 
     pub fn len(&self) -> usize {
@@ -160,7 +167,7 @@ impl KindState {
 
     /// The id holding this SAP legacy id (user `userId`, group `additionalId`; case-exact).
     pub fn by_legacy_id(&self, legacy_id: &str) -> Option<&Arc<str>> {
-        self.legacy_ids.get(legacy_id)
+        self.legacy_ids.get(&LegacyKey::of(legacy_id))
     }
 
     /// The id holding this SAP custom group `name` (case-insensitive).
@@ -170,12 +177,22 @@ impl KindState {
 
     /// Ids whose `externalId` equals `value` case-insensitively.
     pub fn by_external_id(&self, value: &str) -> Vec<Arc<str>> {
-        prefix_lookup(&self.external_ids, &value.to_lowercase())
+        self.hashed_lookup(&self.external_ids, &value.to_lowercase())
     }
 
     /// Ids having an email equal to `value` case-insensitively.
     pub fn by_email(&self, value: &str) -> Vec<Arc<str>> {
-        prefix_lookup(&self.emails, &value.to_lowercase())
+        self.hashed_lookup(&self.emails, &value.to_lowercase())
+    }
+
+    /// The ids of the entries whose hashed key equals the hash of `key` (a superset of those
+    /// whose value is `key`: callers check the candidates).
+    fn hashed_lookup(&self, set: &OrdSet<(u64, IdKey)>, key: &str) -> Vec<Arc<str>> {
+        let hash = text_hash(key);
+        set.range((hash, IdKey::MIN)..)
+            .take_while(|(h, _)| *h == hash)
+            .filter_map(|(_, id)| self.by_id.get(id).map(|entry| entry.id.clone()))
+            .collect()
     }
 
     fn insert(&mut self, entry: Arc<Entry>, keys: &IndexKeys) {
@@ -185,26 +202,24 @@ impl KindState {
                 .insert(Arc::from(name.as_str()), id.clone());
         }
         if let Some(ext) = &keys.external_id {
-            self.external_ids
-                .insert((Arc::from(ext.as_str()), id.clone()));
+            self.external_ids.insert((text_hash(ext), IdKey::of(&id)));
         }
         for email in &keys.emails {
-            self.emails.insert((Arc::from(email.as_str()), id.clone()));
+            self.emails.insert((text_hash(email), IdKey::of(&id)));
         }
         if let Some(legacy) = &keys.legacy_id {
-            self.legacy_ids
-                .insert(Arc::from(legacy.as_str()), id.clone());
+            self.legacy_ids.insert(LegacyKey::of(legacy), id.clone());
         }
         if let Some(name) = &keys.custom_name {
             self.custom_names
                 .insert(Arc::from(name.to_lowercase().as_str()), id.clone());
         }
         self.by_seq.insert(entry.seq, id.clone());
-        self.by_id.insert(id, entry);
+        self.by_id.insert(IdKey::of(&id), entry);
     }
 
     fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
-        let entry = self.by_id.remove(id)?;
+        let entry = self.by_id.remove(&IdKey::lookup(id))?;
         self.by_seq.remove(&entry.seq);
         Some(entry)
     }
@@ -216,16 +231,16 @@ impl KindState {
             self.unique_names.remove(name.as_str());
         }
         if let Some(ext) = &keys.external_id {
-            self.external_ids
-                .remove(&(Arc::from(ext.as_str()), id.clone()));
+            self.external_ids.remove(&(text_hash(ext), IdKey::of(id)));
         }
         for email in &keys.emails {
-            self.emails.remove(&(Arc::from(email.as_str()), id.clone()));
+            self.emails.remove(&(text_hash(email), IdKey::of(id)));
         }
-        if let Some(legacy) = &keys.legacy_id
-            && self.legacy_ids.get(legacy.as_str()) == Some(id)
-        {
-            self.legacy_ids.remove(legacy.as_str());
+        if let Some(legacy) = &keys.legacy_id {
+            let key = LegacyKey::of(legacy);
+            if self.legacy_ids.get(&key) == Some(id) {
+                self.legacy_ids.remove(&key);
+            }
         }
         if let Some(name) = &keys.custom_name {
             let name = name.to_lowercase();

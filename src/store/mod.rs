@@ -70,6 +70,8 @@ pub enum StoreError {
     SchemaTooNew { version: i64 },
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    #[error("cannot start the directory writer thread: {0}")]
+    WriterThread(std::io::Error),
 }
 
 impl StoreError {
