@@ -7,7 +7,9 @@
 //! batch is sealed and handed over; the committer writes all its rows in ONE transaction and
 //! commits it (one fsync for the batch), then publishes the new states and answers every job.
 //! While a batch commits, the writer already applies the next jobs on top of the state that
-//! batch will publish (pipelining: the serial state work overlaps the commit).
+//! batch will publish (pipelining: the serial state work overlaps the commit). Both tasks run
+//! on the `idrelay-writer` thread (a single-threaded runtime of their own): request handlers
+//! never delay them, and the states a batch superseded are freed after its jobs are answered.
 //!
 //! Invariants:
 //! - A job is answered with success only after the batch carrying it is committed.

@@ -88,6 +88,10 @@ pub struct Results {
     pub preload: Preload,
     /// Users known to exist when the reads ran.
     pub users: usize,
+    /// CPU time per create in the measured create phase, in microseconds: idrelay's, and the
+    /// load generator's (this process) — where a create's cost goes on the shared cores.
+    /// `None` where /proc has no per-thread `schedstat`.
+    pub create_cpu_us: Option<(f64, f64)>,
     /// Largest sampled VmRSS at N users, and VmHWM at the end, in KiB.
     pub rss_kib: u64,
     pub peak_rss_kib: u64,
@@ -123,6 +127,39 @@ fn user_json(user_name: &str) -> Value {
         "emails": [{"value": format!("{user_name}@example.com"), "type": "work", "primary": true}],
         "active": true
     })
+}
+
+/// CPU time used so far by idrelay (`pid`) and by this process, in nanoseconds.
+fn cpu_sample(pid: u32) -> Option<(u64, u64)> {
+    Some((process::cpu_ns(pid)?, process::cpu_ns(std::process::id())?))
+}
+
+/// The CPU microseconds per request of each process between two samples.
+fn per_request_us(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    requests: u64,
+) -> Option<(f64, f64)> {
+    let ((server0, client0), (server1, client1)) = (before?, after?);
+    if requests == 0 {
+        return None;
+    }
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e3 / requests as f64;
+    Some((per(server0, server1), per(client0, client1)))
+}
+
+/// The text of [`user_json`] for a name that needs no JSON escaping (the bench's own names),
+/// written directly: the load generator shares the machine with idrelay, so building a JSON
+/// tree per request would take CPU from the server it measures.
+fn user_body(user_name: &str) -> String {
+    debug_assert!(
+        user_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    );
+    format!(
+        r#"{{"schemas":["{USER_SCHEMA}"],"userName":"{user_name}","name":{{"givenName":"Bench","familyName":"{user_name}"}},"displayName":"Bench {user_name}","emails":[{{"value":"{user_name}@example.com","type":"work","primary":true}}],"active":true}}"#
+    )
 }
 
 fn created_name(phase: &str, worker: usize, seq: u64) -> String {
@@ -191,15 +228,21 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
     eprintln!("creates: POST /Users, {} s", options.seconds);
     let mut known: Vec<Known> = Vec::new();
     let mut creates = Measured::default();
+    let mut create_cpu_us = None;
     for (phase, duration) in [("warm", warmup), ("create", measure)] {
         let (b, a) = (base.clone(), auth.clone());
         let make: MakeRequest = Arc::new(move |c: &Client, worker, seq| {
             c.post(format!("{b}/Users"))
                 .header("authorization", &*a)
                 .header("content-type", SCIM_JSON)
-                .body(user_json(&created_name(phase, worker, seq)).to_string())
+                .body(user_body(&created_name(phase, worker, seq)))
         });
+        let cpu_before = cpu_sample(idrelay.process.pid());
         let measured = load::run(&clients, duration, StatusCode::CREATED, true, make).await?;
+        if phase == "create" {
+            create_cpu_us =
+                per_request_us(cpu_before, cpu_sample(idrelay.process.pid()), measured.ok);
+        }
         for (worker, seq, location) in &measured.locations {
             match id_from_location(location) {
                 Some(id) => known.push(Known {
@@ -331,6 +374,7 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
         ceiling_paced,
         preload,
         users: known.len(),
+        create_cpu_us,
         rss_kib: rss_after_preload.max(rss_end),
         peak_rss_kib: hwm,
         correctness,
@@ -693,6 +737,23 @@ async fn spot_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_per_request_needs_both_samples_and_requests() {
+        let before = Some((1_000_000, 500_000));
+        let after = Some((9_000_000, 2_500_000));
+        assert_eq!(per_request_us(before, after, 100), Some((80.0, 20.0)));
+        assert_eq!(per_request_us(before, after, 0), None);
+        assert_eq!(per_request_us(None, after, 100), None);
+        assert_eq!(per_request_us(before, None, 100), None);
+    }
+
+    #[test]
+    fn the_written_user_body_is_the_user_json() {
+        let name = created_name("create", 3, 42);
+        let written: Value = serde_json::from_str(&user_body(&name)).unwrap();
+        assert_eq!(written, user_json(&name));
+    }
 
     #[test]
     fn bulk_chunk_respects_both_limits() {

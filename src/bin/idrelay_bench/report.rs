@@ -198,6 +198,12 @@ pub fn table(r: &Results) -> String {
     if let Some(e) = &p.first_error {
         let _ = writeln!(out, "  first preload error: {e}");
     }
+    if let Some((idrelay, load_generator)) = r.create_cpu_us {
+        let _ = writeln!(
+            out,
+            "CPU time per create (measured create phase): idrelay {idrelay:.1} µs, load generator {load_generator:.1} µs"
+        );
+    }
     let _ = writeln!(
         out,
         "idrelay memory at {} users: VmRSS {:.1} MiB (peak VmHWM {:.1} MiB)",
@@ -270,6 +276,7 @@ pub fn json(r: &Results) -> Value {
             "seconds": r.preload.elapsed.as_secs_f64(),
             "first_error": r.preload.first_error,
         },
+        "create_cpu_us": r.create_cpu_us.map(|(idrelay, load_generator)| json!({"idrelay": idrelay, "load_generator": load_generator})),
         "rss_kib": r.rss_kib,
         "peak_rss_kib": r.peak_rss_kib,
         "correctness_problems": r.correctness,
@@ -332,6 +339,7 @@ mod tests {
             }],
             preload: Preload::default(),
             users,
+            create_cpu_us: Some((80.0, 33.0)),
             rss_kib: rss_mib * 1024,
             peak_rss_kib: rss_mib * 1024,
             correctness: Vec::new(),
@@ -371,5 +379,8 @@ mod tests {
         assert_eq!(j["create"]["ratio_to_ceiling"], 0.3);
         assert_eq!(j["goals"].as_array().map(Vec::len), Some(6));
         assert!(table(&r).contains("PASS"));
+        assert_eq!(j["create_cpu_us"]["idrelay"], 80.0);
+        assert_eq!(j["create_cpu_us"]["load_generator"], 33.0);
+        assert!(table(&r).contains("idrelay 80.0 µs, load generator 33.0 µs"));
     }
 }
