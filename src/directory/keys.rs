@@ -46,17 +46,18 @@ impl IdKey {
 
     /// The key of `id`, reusing the shared text when it is not a canonical UUID.
     pub fn of(id: &Arc<str>) -> IdKey {
-        match canonical_uuid(id) {
-            Some(value) => IdKey::Uuid(value),
-            None => IdKey::Text(id.clone()),
-        }
+        IdKey::with_text(id, || id.clone())
     }
 
     /// The key to look `id` up with (allocates only for an id that is not a canonical UUID).
     pub fn lookup(id: &str) -> IdKey {
+        IdKey::with_text(id, || Arc::from(id))
+    }
+
+    fn with_text(id: &str, text: impl FnOnce() -> Arc<str>) -> IdKey {
         match canonical_uuid(id) {
             Some(value) => IdKey::Uuid(value),
-            None => IdKey::Text(Arc::from(id)),
+            None => IdKey::Text(text()),
         }
     }
 }
@@ -96,11 +97,9 @@ pub enum LegacyKey {
 
 impl LegacyKey {
     pub fn of(legacy_id: &str) -> LegacyKey {
-        match legacy_ids::parse_user_id(legacy_id) {
-            Some(number) if legacy_ids::format_user_id(number) == legacy_id => {
-                LegacyKey::UserNumber(number)
-            }
-            _ => LegacyKey::Text(Arc::from(legacy_id)),
+        match legacy_ids::canonical_user_number(legacy_id) {
+            Some(number) => LegacyKey::UserNumber(number),
+            None => LegacyKey::Text(Arc::from(legacy_id)),
         }
     }
 }
@@ -160,5 +159,9 @@ mod tests {
         assert_eq!(LegacyKey::of("P000042"), LegacyKey::UserNumber(42));
         assert_eq!(LegacyKey::of("P1000000"), LegacyKey::UserNumber(1_000_000));
         assert!(LegacyKey::of("P000002") < LegacyKey::of("P000010"));
+        for n in [0, 1, 42, 999_999, 1_000_000, 12_345_678] {
+            let text = legacy_ids::format_user_id(n);
+            assert_eq!(legacy_ids::canonical_user_number(&text), Some(n), "{text}");
+        }
     }
 }

@@ -40,6 +40,16 @@ pub fn parse_user_id(user_id: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The sequence number of a legacy user id exactly as [`format_user_id`] writes it (so that
+/// `format_user_id(n) == user_id`): six digits, or more without a leading zero.
+pub fn canonical_user_number(user_id: &str) -> Option<u64> {
+    let digits = user_id.strip_prefix('P')?;
+    if digits.len() > 6 && digits.starts_with('0') {
+        return None;
+    }
+    parse_user_id(user_id)
+}
+
 /// A fresh random group legacy id (24 characters of `[0-9a-z]`) that `taken` refuses not.
 pub fn new_group_additional_id(taken: impl Fn(&str) -> bool) -> String {
     let mut rng = rand::rng();

@@ -5,8 +5,9 @@
 //! - Every index agrees with the entries: `unique_names` holds the lowercased `userName` (users)
 //!   or `displayName` (groups) of every entry exactly once; `external_ids` and `emails` hold
 //!   the hashes of the lowercased values with the id (a superset for case-insensitive lookups;
-//!   callers re-check with the filter); `legacy_ids` holds the SAP legacy id (user `userId`, group `additionalId`, case-exact) and
-//!   `custom_names` the lowercased SAP custom group `name` of every entry that has one.
+//!   callers re-check with the filter); `legacy_ids` holds the SAP legacy id (user `userId`,
+//!   group `additionalId`, case-exact) and `custom_names` the lowercased SAP custom group `name`
+//!   of every entry that has one.
 //! - `next_user_number` is above the number of every stored `userId` (see `legacy_ids`).
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.

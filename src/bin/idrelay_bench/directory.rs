@@ -237,11 +237,11 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
                 .header("content-type", SCIM_JSON)
                 .body(user_body(&created_name(phase, worker, seq)))
         });
-        let cpu_before = cpu_sample(idrelay.process.pid());
+        let measured_phase = phase == "create";
+        let cpu_before = measured_phase.then(|| cpu_sample(idrelay.process.pid()));
         let measured = load::run(&clients, duration, StatusCode::CREATED, true, make).await?;
-        if phase == "create" {
-            create_cpu_us =
-                per_request_us(cpu_before, cpu_sample(idrelay.process.pid()), measured.ok);
+        if let Some(before) = cpu_before {
+            create_cpu_us = per_request_us(before, cpu_sample(idrelay.process.pid()), measured.ok);
         }
         for (worker, seq, location) in &measured.locations {
             match id_from_location(location) {
