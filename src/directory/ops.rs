@@ -234,7 +234,6 @@ fn change(
         operation,
         origin: origin.clone(),
         at: batch.now,
-        body: (operation != Operation::Delete).then(|| entry.body.clone()),
     });
 }
 

@@ -310,8 +310,6 @@ async fn change_records_carry_operation_and_origin() {
             (Operation::Delete, Origin::AdminApi, u.id.clone()),
         ]
     );
-    assert!(changes[1].body.as_deref().unwrap().contains("\"b\""));
-    assert!(changes[2].body.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,7 +81,6 @@ mod tests {
             operation: op,
             origin: Origin::ScimV2,
             at: jiff::Timestamp::now(),
-            body: None,
         }
     }
 

@@ -438,7 +438,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, tenant, kind, entity_id, operation, origin, at, body FROM changes
+            "SELECT seq, tenant, kind, entity_id, operation, origin, at FROM changes
              WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(tenant)
@@ -549,9 +549,6 @@ fn change_row(row: &SqliteRow) -> Result<ChangeRecord, StoreError> {
         origin: Origin::from_stored(&origin)
             .ok_or_else(|| corrupt(format!("origin {origin:?}")))?,
         at: timestamp(row, "at", "changes")?,
-        body: row
-            .try_get("body")
-            .map_err(StoreError::sql("read a change"))?,
     })
 }
 
@@ -601,7 +598,6 @@ mod tests {
                         system_id: "s1".into(),
                     },
                     at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
-                    body: Some(Arc::from(r#"{"userName":"a"}"#)),
                 },
             ];
             conn.commit(&writes, 2).await.unwrap();
@@ -691,7 +687,6 @@ mod tests {
                     operation: Operation::Create,
                     origin: Origin::ScimV2,
                     at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
-                    body: Some(Arc::from(body)),
                 });
             }
             conn.commit(&writes, 32).await.unwrap();

@@ -60,7 +60,8 @@ impl Table {
 
     fn columns(self) -> usize {
         match self {
-            Table::Users | Table::Groups | Table::Changes => 7,
+            Table::Users | Table::Groups => 7,
+            Table::Changes => 6,
             Table::Memberships => 4,
         }
     }
@@ -77,7 +78,7 @@ impl Table {
                 "INSERT INTO memberships (tenant, group_id, member_id, member_type) VALUES "
             }
             Table::Changes => {
-                "INSERT INTO changes (tenant, kind, entity_id, operation, origin, at, body) VALUES "
+                "INSERT INTO changes (tenant, kind, entity_id, operation, origin, at) VALUES "
             }
         }
     }
@@ -238,7 +239,6 @@ fn push_row_binds(write: &RowWrite, binds: &mut Vec<Bind>) {
             operation,
             origin,
             at,
-            body,
         } => binds.extend([
             Bind::shared(tenant),
             Bind::Word(kind_str(*kind)),
@@ -246,7 +246,6 @@ fn push_row_binds(write: &RowWrite, binds: &mut Vec<Bind>) {
             Bind::Word(operation.as_str()),
             Bind::Owned(origin.as_stored()),
             Bind::Owned(format_timestamp(*at)),
-            Bind::opt_shared(body.as_ref()),
         ]),
         _ => {}
     }
@@ -299,6 +298,6 @@ mod tests {
             }
         }
         assert!(statement(Table::Users, 2).ends_with("body = excluded.body"));
-        assert!(statement(Table::Changes, 1).ends_with("(?, ?, ?, ?, ?, ?, ?)"));
+        assert!(statement(Table::Changes, 1).ends_with("(?, ?, ?, ?, ?, ?)"));
     }
 }

@@ -155,7 +155,6 @@ mod tests {
             operation: Operation::Update,
             origin,
             at: jiff::Timestamp::now(),
-            body: None,
         }
     }
 

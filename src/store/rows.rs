@@ -71,7 +71,10 @@ pub enum RowWrite {
         group_id: Arc<str>,
         member_id: Arc<str>,
     },
-    /// Append a record to the change log.
+    /// Append a record to the change log. It names the entity and what happened, without a
+    /// body: real-time provisioning sends an entity's state as it is at send time (coalescing
+    /// pending changes), so a body here would only double the bytes every write commits. The
+    /// table's `body` column (filled by databases of earlier versions) is no longer read.
     Change {
         tenant: Arc<str>,
         kind: Kind,
@@ -79,8 +82,6 @@ pub enum RowWrite {
         operation: Operation,
         origin: Origin,
         at: Timestamp,
-        /// The stored body after the change; `None` for deletes.
-        body: Option<Arc<str>>,
     },
     /// Insert a real-time event and one `pending` delivery row per target system id in
     /// `targets` (all referencing `event.seq`).
@@ -202,7 +203,6 @@ pub struct ChangeRecord {
     pub operation: Operation,
     pub origin: Origin,
     pub at: Timestamp,
-    pub body: Option<String>,
 }
 
 /// The stored and SCIM form of a timestamp: RFC 3339, UTC, milliseconds.
