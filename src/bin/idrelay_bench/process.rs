@@ -270,15 +270,19 @@ pub fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
 }
 
 /// CPU time used so far by the live threads of `pid`, in nanoseconds (the first field of
-/// every /proc/<pid>/task/*/schedstat); `None` where /proc has no such files.
+/// every /proc/<pid>/task/*/schedstat); `None` where /proc has no such files. A thread that
+/// ends between the listing and the read is skipped (its time is gone from /proc either way).
 pub fn cpu_ns(pid: u32) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut total = 0u64;
+    let (mut total, mut read) = (0u64, 0usize);
     for task in tasks.flatten() {
-        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
         total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        read += 1;
     }
-    Some(total)
+    (read > 0).then_some(total)
 }
 
 /// A `Name:   1234 kB` field of /proc/<pid>/status.
