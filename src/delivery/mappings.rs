@@ -137,8 +137,8 @@ mod tests {
             target_id: Arc::from("T1"),
             existed_before: false,
         };
-        let mut conn = store.write_connection().await.unwrap();
-        conn.commit(std::slice::from_ref(&set), 1).await.unwrap();
+        let mut conn = store.write_connection().unwrap();
+        conn.commit(std::slice::from_ref(&set), 1).unwrap();
         let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
         assert_eq!(got.unwrap().as_deref(), Some("T1"));
         let delete = RowWrite::DeleteIdMapping {
@@ -147,7 +147,7 @@ mod tests {
             entity_type: Kind::User,
             source_id: Arc::from("u1"),
         };
-        conn.commit(std::slice::from_ref(&delete), 1).await.unwrap();
+        conn.commit(std::slice::from_ref(&delete), 1).unwrap();
         // Cached: the job's commit is not seen until it is reported.
         let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
         assert_eq!(got.unwrap().as_deref(), Some("T1"));

@@ -30,11 +30,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::ops::{Batch, atomically};
 use super::state::TenantState;
@@ -84,9 +84,9 @@ impl WriterHandle {
     /// Opens the store's write connection and starts the writer and committer tasks on their
     /// own thread (see [`spawn_writer_thread`]).
     pub async fn start(store: &Store) -> Result<WriterHandle, StoreError> {
-        let conn = store.write_connection().await?;
+        let conn = store.write_connection()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        spawn_writer_thread(conn, rx)?;
+        spawn_writer_threads(conn, rx)?;
         Ok(WriterHandle { tx })
     }
 
@@ -266,7 +266,7 @@ impl Open {
 
     /// The batch as handed to the committer: the states to publish are copies (O(1)) of the
     /// touched cells' latest states.
-    fn seal(self, ahead: &Ahead, turn: OwnedSemaphorePermit) -> Sealed {
+    fn seal(self, ahead: &Ahead) -> Sealed {
         Sealed {
             writes: self.batch.writes,
             jobs: self.jobs,
@@ -276,7 +276,6 @@ impl Open {
                 .map(|i| (ahead[*i].0.clone(), ahead[*i].1.clone()))
                 .collect(),
             replies: self.replies,
-            turn,
         }
     }
 
@@ -303,156 +302,215 @@ struct Sealed {
     jobs: usize,
     states: Vec<(Arc<ArcSwap<TenantState>>, TenantState)>,
     replies: Vec<Pending>,
-    /// The writer's permission to hand over a batch, given back once this one is settled.
-    turn: OwnedSemaphorePermit,
 }
 
-/// Runs the writer and its committer on a thread of their own, with a single-threaded tokio
-/// runtime: the serial path of every write (apply, seal, commit, publish, answer) then never
-/// waits in the server runtime's task queues behind request handlers, nor moves between its
-/// workers. In `idrelay-bench directory` this cut idrelay's CPU time per create from
-/// 109-121 µs to 84-97 µs. The thread ends once every [`WriterHandle`] is dropped and the
-/// last batch is settled.
-fn spawn_writer_thread(conn: WriteConnection, rx: mpsc::Receiver<Job>) -> Result<(), StoreError> {
+/// What the writer task and the committer thread share, under [`Shared::pipeline`].
+#[derive(Default)]
+struct Pipeline {
+    /// The batch being filled.
+    open: Option<Open>,
+    /// The latest working state of every cell touched since nothing was committing.
+    ahead: Ahead,
+    /// A batch is with the committer (taken and not yet settled).
+    committing: bool,
+    /// The committer waits for an open batch.
+    idle: bool,
+    /// Every handle is dropped: the committer ends once the open batch is settled.
+    closed: bool,
+}
+
+struct Shared {
+    pipeline: Mutex<Pipeline>,
+    /// Wakes the idle committer.
+    work: Condvar,
+    /// Signalled each time the committer takes a batch (a full open batch waits for it).
+    taken: Notify,
+}
+
+impl Shared {
+    /// The pipeline; a panic while it was held (a job that panicked outside
+    /// [`WriterHandle::submit_checked`]) leaves it usable: its batch is refused as broken.
+    fn lock(&self) -> MutexGuard<'_, Pipeline> {
+        self.pipeline.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Starts the writer task on a thread of its own, with a single-threaded tokio runtime, and
+/// the committer on another thread: the serial path of every write (apply, seal, commit,
+/// publish, answer) then never waits in the server runtime's task queues behind request
+/// handlers. The committer takes the open batch itself as soon as the previous one is
+/// settled, so a commit never waits for the writer thread to be scheduled. Both threads end
+/// once every [`WriterHandle`] is dropped and the last batch is settled.
+fn spawn_writer_threads(conn: WriteConnection, rx: mpsc::Receiver<Job>) -> Result<(), StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(StoreError::WriterThread)?;
+    let shared = Arc::new(Shared {
+        pipeline: Mutex::new(Pipeline::default()),
+        work: Condvar::new(),
+        taken: Notify::new(),
+    });
+    let committer = shared.clone();
+    std::thread::Builder::new()
+        .name("idrelay-commit".into())
+        .spawn(move || commit_batches(&committer, conn))
+        .map_err(StoreError::WriterThread)?;
     std::thread::Builder::new()
         .name("idrelay-writer".into())
-        .spawn(move || runtime.block_on(run(conn, rx)))
+        .spawn(move || runtime.block_on(apply_jobs(shared, rx)))
         .map_err(StoreError::WriterThread)?;
     Ok(())
 }
 
-async fn run(conn: WriteConnection, mut rx: mpsc::Receiver<Job>) {
-    // One permit: at most one batch is with the committer.
-    let turn = Arc::new(Semaphore::new(1));
-    let failed = Arc::new(AtomicBool::new(false));
-    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
-    let committer = tokio::spawn(commit(conn, commit_rx, failed.clone()));
-    let mut ahead: Ahead = Vec::new();
-    let mut open: Option<Open> = None;
+/// The writer task: applies each job to the open batch as it arrives, one job per hold of the
+/// pipeline lock (the committer never waits long to take the batch).
+async fn apply_jobs(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut closed = false;
     loop {
-        let filling = open.as_ref().map_or(0, |o| o.jobs);
-        if closed && filling == 0 {
+        let filling = shared.lock().open.as_ref().map_or(0, |o| o.jobs);
+        if filling >= MAX_BATCH {
+            shared.taken.notified().await;
+            continue;
+        }
+        if rx.recv_many(&mut jobs, MAX_BATCH - filling).await == 0 {
             break;
         }
-        tokio::select! {
-            biased;
-            received = rx.recv_many(&mut jobs, MAX_BATCH - filling), if !closed && filling < MAX_BATCH => {
-                if received == 0 {
-                    closed = true;
-                    continue;
-                }
-                let batch = open.get_or_insert_with(|| {
-                    if turn.available_permits() > 0 {
-                        // Nothing is committing: the published states are the latest ones
-                        // (after a failure they are what is left).
-                        ahead.clear();
-                        failed.store(false, Ordering::SeqCst);
-                    }
-                    Open::new()
-                });
-                for job in jobs.drain(..) {
-                    batch.apply(job, &mut ahead);
-                }
-            }
-            permit = turn.clone().acquire_owned(), if filling > 0 => {
-                let Ok(permit) = permit else { break };
-                let Some(batch) = open.take() else { continue };
-                // Refused when the batch before it did not commit (it was applied on top of
-                // it) or when a job panicked half-way. Nothing is committing (this task holds
-                // the turn), so the published states are the latest whole ones.
-                let after_failure = failed.swap(false, Ordering::SeqCst);
-                if after_failure || batch.broken {
-                    if batch.broken {
-                        tracing::error!(jobs = batch.jobs, "a directory change failed unexpectedly; its batch is refused");
-                    }
+        for job in jobs.drain(..) {
+            let mut pipeline = shared.lock();
+            let Pipeline {
+                open,
+                ahead,
+                committing,
+                idle,
+                ..
+            } = &mut *pipeline;
+            let batch = open.get_or_insert_with(|| {
+                if !*committing {
+                    // Nothing is committing: the published states are the latest ones
+                    // (after a failure they are what is left).
                     ahead.clear();
-                    batch.fail();
-                    continue;
                 }
-                if let Err(mpsc::error::SendError(sealed)) =
-                    commit_tx.send(batch.seal(&ahead, permit))
-                {
-                    tracing::error!("the directory committer has stopped");
-                    not_stored(sealed.replies);
-                    break;
-                }
+                Open::new()
+            });
+            batch.apply(job, ahead);
+            let wake = *idle;
+            drop(pipeline);
+            if wake {
+                shared.work.notify_one();
             }
         }
     }
-    // The runtime ends with this function: let the committer settle the last batch first.
-    drop(commit_tx);
-    if committer.await.is_err() {
-        tracing::error!("the directory committer stopped unexpectedly");
+    let mut pipeline = shared.lock();
+    pipeline.closed = true;
+    drop(pipeline);
+    shared.work.notify_one();
+}
+
+/// The committer thread: takes the open batch, commits it, then publishes its states and
+/// answers its jobs; waits while there is none.
+fn commit_batches(shared: &Shared, mut conn: WriteConnection) {
+    loop {
+        let mut pipeline = shared.lock();
+        let batch = loop {
+            if let Some(batch) = pipeline.open.take() {
+                break batch;
+            }
+            if pipeline.closed {
+                return;
+            }
+            pipeline.idle = true;
+            pipeline = shared
+                .work
+                .wait(pipeline)
+                .unwrap_or_else(PoisonError::into_inner);
+            pipeline.idle = false;
+        };
+        if batch.broken {
+            // A job panicked half-way: refuse the batch. Nothing is committing, so the
+            // published states are the latest whole ones.
+            pipeline.ahead.clear();
+            drop(pipeline);
+            shared.taken.notify_one();
+            tracing::error!(
+                jobs = batch.jobs,
+                "a directory change failed unexpectedly; its batch is refused"
+            );
+            batch.fail();
+            continue;
+        }
+        let sealed = batch.seal(&pipeline.ahead);
+        pipeline.committing = true;
+        drop(pipeline);
+        shared.taken.notify_one();
+        settle(shared, &mut conn, sealed);
     }
 }
 
-/// The committer task: commits each sealed batch, then publishes its states and answers its
-/// jobs.
-async fn commit(
-    mut conn: WriteConnection,
-    mut rx: mpsc::UnboundedReceiver<Sealed>,
-    failed: Arc<AtomicBool>,
-) {
-    while let Some(sealed) = rx.recv().await {
-        let Sealed {
-            writes,
-            jobs,
-            states,
-            replies,
-            turn,
-        } = sealed;
-        let started = std::time::Instant::now();
-        let outcome = if writes.is_empty() {
-            Ok(())
-        } else {
-            conn.commit(&writes, jobs).await
-        };
-        tracing::debug!(
-            jobs,
-            rows = writes.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "batch committed"
-        );
-        match outcome {
-            Ok(()) => {
-                // The superseded states are dropped only after every job is answered:
-                // dropping them frees the nodes the batch path-copied, which is work no
-                // answer waits for.
-                let mut superseded = Vec::with_capacity(states.len());
-                let published: Vec<Arc<TenantState>> = states
-                    .into_iter()
-                    .map(|(cell, state)| {
-                        let state = Arc::new(state);
-                        superseded.push(cell.swap(state.clone()));
-                        state
-                    })
-                    .collect();
-                // New change-log rows are committed and their states published: wake the
-                // real-time pushers (after the publish, so they find what they read).
-                if !published.is_empty() {
-                    crate::realtime::push::change_log_grew();
-                }
-                // The writer may hand over the next batch before the answers go out.
-                drop(turn);
-                for pending in replies {
-                    match pending {
-                        Pending::Tenant(slot, reply) => reply(Ok(published[slot].clone())),
-                        Pending::Rows(reply) => reply(Ok(())),
-                    }
-                }
-                drop(superseded);
+/// Commits one sealed batch; on success publishes its states and answers its jobs, on failure
+/// answers them (and every job of the open batch, applied on top of it) with a 500.
+fn settle(shared: &Shared, conn: &mut WriteConnection, sealed: Sealed) {
+    let Sealed {
+        writes,
+        jobs,
+        states,
+        replies,
+    } = sealed;
+    let started = std::time::Instant::now();
+    let outcome = if writes.is_empty() {
+        Ok(())
+    } else {
+        conn.commit(&writes, jobs)
+    };
+    tracing::debug!(
+        jobs,
+        rows = writes.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "batch committed"
+    );
+    drop(writes);
+    match outcome {
+        Ok(()) => {
+            // The superseded states are dropped only after every job is answered: dropping
+            // them frees the nodes the batch path-copied, which is work no answer waits for.
+            let mut superseded = Vec::with_capacity(states.len());
+            let published: Vec<Arc<TenantState>> = states
+                .into_iter()
+                .map(|(cell, state)| {
+                    let state = Arc::new(state);
+                    superseded.push(cell.swap(state.clone()));
+                    state
+                })
+                .collect();
+            // Published first: the writer may start from the published states from now on.
+            shared.lock().committing = false;
+            // New change-log rows are committed and their states published: wake the
+            // real-time pushers (after the publish, so they find what they read).
+            if !published.is_empty() {
+                crate::realtime::push::change_log_grew();
             }
-            Err(error) => {
-                failed.store(true, Ordering::SeqCst);
-                drop(turn);
-                tracing::error!(%error, jobs, "directory batch not committed");
-                not_stored(replies);
+            for pending in replies {
+                match pending {
+                    Pending::Tenant(slot, reply) => reply(Ok(published[slot].clone())),
+                    Pending::Rows(reply) => reply(Ok(())),
+                }
+            }
+            drop(superseded);
+        }
+        Err(error) => {
+            // Every job applied since was applied on top of this batch: refuse them too, and
+            // start again from the published states.
+            let doomed = {
+                let mut pipeline = shared.lock();
+                pipeline.committing = false;
+                pipeline.ahead.clear();
+                pipeline.open.take()
+            };
+            shared.taken.notify_one();
+            tracing::error!(%error, jobs, "directory batch not committed");
+            not_stored(replies);
+            if let Some(open) = doomed {
+                open.fail();
             }
         }
     }

@@ -601,7 +601,7 @@ mod tests {
     async fn runs_states_and_entities_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let key = JobEntityKey {
             tenant: Arc::from("acme"),
             source_system_id: Arc::from("src"),
@@ -633,7 +633,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         assert_eq!(
             store.job_run("acme", "j1").await.unwrap(),
@@ -672,7 +671,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         // j1 became finished by the interrupt, so it is pruned too.
         assert!(store.job_runs("acme", None, 10).await.unwrap().is_empty());

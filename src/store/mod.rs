@@ -17,6 +17,7 @@ mod provisioning;
 mod realtime;
 mod rows;
 mod script;
+mod write_connection;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -46,6 +47,7 @@ pub use rows::{
     ChangeRecord, Operation, RowWrite, StoredMembership, StoredResource, TenantRows,
     format_timestamp,
 };
+pub use write_connection::WriteConnection;
 
 use crate::directory::{Kind, Origin};
 use rows::parse_kind;
@@ -65,6 +67,11 @@ pub enum StoreError {
     Sql {
         action: &'static str,
         source: sqlx::Error,
+    },
+    #[error("database error while trying to {action}: {source}")]
+    Write {
+        action: &'static str,
+        source: rusqlite::Error,
     },
     #[error("the database has schema version {version}, which this idrelay does not know")]
     SchemaTooNew { version: i64 },
@@ -101,7 +108,6 @@ pub struct Store {
 
 struct StoreInner {
     data_dir: PathBuf,
-    options: SqliteConnectOptions,
     /// Read connections (loading tenants, reading the change log).
     readers: SqlitePool,
     counters: Arc<Counters>,
@@ -150,7 +156,6 @@ impl Store {
         Ok(Store {
             inner: Arc::new(StoreInner {
                 data_dir: data_dir.to_path_buf(),
-                options,
                 readers,
                 counters,
                 _checkpointer: checkpointer,
@@ -171,31 +176,12 @@ impl Store {
         }
     }
 
-    /// Opens the connection the directory writer task owns.
-    pub async fn write_connection(&self) -> Result<WriteConnection, StoreError> {
-        // Room for the hot batch texts (at most 64 for a workload of creates, see
-        // `multi_row`) next to the short scripts of single-job batches (see `script`).
-        // A batch script sends one result per statement back to the task: buffer them all, so
-        // the worker thread never waits for the task inside a batch.
-        // Checkpoints run beside it (see `checkpoint`); its own only past a high threshold.
-        let options = self
-            .inner
-            .options
-            .clone()
-            .statement_cache_capacity(200)
-            .row_buffer_size(4096)
-            .pragma(
-                "wal_autocheckpoint",
-                checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
-            );
-        let conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(StoreError::sql("open the write connection"))?;
-        Ok(WriteConnection {
-            conn,
-            counters: self.inner.counters.clone(),
-            recent: script::RecentTexts::default(),
-        })
+    /// Opens the connection the directory committer owns (see [`WriteConnection`]).
+    pub fn write_connection(&self) -> Result<WriteConnection, StoreError> {
+        WriteConnection::open(
+            &self.inner.data_dir.join(DB_FILE),
+            self.inner.counters.clone(),
+        )
     }
 
     /// Everything stored for `tenant`, in insertion order.
@@ -451,28 +437,6 @@ impl Store {
     }
 }
 
-/// The single write connection, owned by the directory writer task.
-pub struct WriteConnection {
-    conn: SqliteConnection,
-    counters: Arc<Counters>,
-    /// Which long batch texts came recently (the statement cache policy of `script`).
-    recent: script::RecentTexts,
-}
-
-impl WriteConnection {
-    /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
-    /// carried (for [`Store::stats`]). The whole transaction is ONE call to the connection's
-    /// worker thread (see [`script`]). Nothing is applied when this fails.
-    pub async fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
-        script::Script::of_batch(writes)?
-            .commit(&mut self.conn, &mut self.recent)
-            .await?;
-        self.counters.commits.fetch_add(1, Ordering::Relaxed);
-        self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 fn timestamp(row: &SqliteRow, column: &str, table: &'static str) -> Result<Timestamp, StoreError> {
     let text: String = row
         .try_get(column)
@@ -579,7 +543,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).await.unwrap();
-            let mut conn = store.write_connection().await.unwrap();
+            let mut conn = store.write_connection().unwrap();
             let writes = vec![
                 upsert(Kind::User, "u1", 1, r#"{"userName":"a"}"#),
                 upsert(Kind::Group, "g1", 2, r#"{"displayName":"G"}"#),
@@ -600,7 +564,7 @@ mod tests {
                     at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
                 },
             ];
-            conn.commit(&writes, 2).await.unwrap();
+            conn.commit(&writes, 2).unwrap();
             assert_eq!(
                 store.stats(),
                 StoreStats {
@@ -639,7 +603,7 @@ mod tests {
     async fn failed_batch_applies_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         // A membership of a group that does not exist violates the foreign key.
         let writes = vec![
             upsert(Kind::User, "u1", 1, "{}"),
@@ -650,14 +614,13 @@ mod tests {
                 member_type: Kind::User,
             },
         ];
-        assert!(conn.commit(&writes, 1).await.is_err());
+        assert!(conn.commit(&writes, 1).is_err());
         assert!(store.load_tenant("acme").await.unwrap().users.is_empty());
         assert_eq!(store.stats().commits, 0);
         // The connection is usable again (the failed transaction was rolled back), and bodies
         // come back byte for byte.
         let body = r#"{"userName":"\u00fc\"'; DROP","n":-1.5e3,"x":"ü"}"#;
         conn.commit(&[upsert(Kind::User, "u1", 1, body)], 1)
-            .await
             .unwrap();
         let rows = store.load_tenant("acme").await.unwrap();
         assert_eq!(rows.users[0].body, body);
@@ -671,7 +634,7 @@ mod tests {
     async fn probe_batch_commit_cost() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:sap:2.0:User"],"userName":"bench-user-000000","name":{"givenName":"Bench","familyName":"bench-user-000000"},"displayName":"Bench bench-user-000000","emails":[{"value":"bench-user-000000@example.com","type":"work","primary":true}],"active":true,"urn:ietf:params:scim:schemas:extension:sap:2.0:User":{"userId":"P000001"}}"#;
         let mut seq = 0;
         for _ in 0..100 {
@@ -689,7 +652,7 @@ mod tests {
                     at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
                 });
             }
-            conn.commit(&writes, 32).await.unwrap();
+            conn.commit(&writes, 32).unwrap();
         }
         assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 3200);
     }
@@ -698,7 +661,7 @@ mod tests {
     async fn delete_removes_row_and_memberships() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let add = RowWrite::AddMember {
             tenant: tenant(),
             group_id: Arc::from("g1"),
@@ -713,7 +676,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         conn.commit(
             &[RowWrite::Delete {
@@ -723,7 +685,6 @@ mod tests {
             }],
             1,
         )
-        .await
         .unwrap();
         let rows = store.load_tenant("acme").await.unwrap();
         assert!(rows.users.is_empty());

@@ -10,13 +10,10 @@
 //!   memberships (the membership foreign key needs its group row). Any other write ends the
 //!   segment: the caller flushes it first and then adds that write's statements.
 //! - Chunks have 64, 32, …, 1 rows (at most 448 variables, far below SQLite's limit), so each
-//!   table uses at most seven distinct SQL texts and the connection's prepared-statement cache
-//!   keeps reusing them.
-//! - Segments only build statements: they are flushed into the batch's one SQL script (see
-//!   [`super::script`]), which runs in one call on the write connection.
-//! - [`is_hot_directory_batch`]: a batch made only of such writes with at most 64 rows per table has a
-//!   text that depends only on the row count per table, so the statement cache keeps the few
-//!   texts a workload uses prepared (the script keeps those texts cached).
+//!   table uses at most seven distinct SQL texts and the write connection's prepared-statement
+//!   cache keeps reusing them.
+//! - Segments only build statements: they are flushed into the batch's [`Script`], which the
+//!   write connection runs in one transaction.
 
 use std::sync::OnceLock;
 
@@ -25,7 +22,7 @@ use super::script::{Bind, Script};
 use crate::directory::Kind;
 
 /// The largest chunk (rows per statement).
-const MAX_CHUNK: usize = 64;
+pub(super) const MAX_CHUNK: usize = 64;
 /// The chunk sizes: 64, 32, 16, 8, 4, 2, 1.
 const CHUNK_SIZES: [usize; 7] = [
     MAX_CHUNK,
@@ -111,25 +108,6 @@ fn table_of(write: &RowWrite) -> Option<Table> {
         RowWrite::Change { .. } => Table::Changes,
         _ => return None,
     })
-}
-
-/// The most rows per table of a directory-insert batch whose script text stays cached: its
-/// text is cached per row count, so this bounds the cached texts (and their prepared
-/// statements) to [`MAX_CHUNK`] per table mix. Larger batches (bulk requests) are prepared
-/// without caching (see [`super::script`]).
-const MAX_HOT_ROWS: usize = MAX_CHUNK;
-
-/// Whether every write of the batch is one a segment takes and no table gets more than
-/// [`MAX_HOT_ROWS`] rows (so the batch's script is one of the few hot, cached texts).
-pub(super) fn is_hot_directory_batch(writes: &[RowWrite]) -> bool {
-    let mut counts = [0usize; 4];
-    for write in writes {
-        let Some(table) = table_of(write) else {
-            return false;
-        };
-        counts[table.index()] += 1;
-    }
-    counts.iter().all(|n| *n <= MAX_HOT_ROWS)
 }
 
 /// The statement inserting `rows` rows (one of [`CHUNK_SIZES`]) into `table`.
@@ -264,29 +242,6 @@ mod tests {
         assert_eq!(chunks(200).collect::<Vec<_>>(), vec![64, 64, 64, 8]);
         assert!(chunks(1000).all(|c| c <= MAX_CHUNK));
         assert_eq!(chunks(1000).sum::<usize>(), 1000);
-    }
-
-    #[test]
-    fn hot_batches_are_small_directory_insert_batches() {
-        let tenant: std::sync::Arc<str> = std::sync::Arc::from("t");
-        let member = RowWrite::AddMember {
-            tenant: tenant.clone(),
-            group_id: tenant.clone(),
-            member_id: tenant.clone(),
-            member_type: Kind::User,
-        };
-        assert!(is_hot_directory_batch(&[]));
-        assert!(is_hot_directory_batch(&vec![member.clone(); MAX_HOT_ROWS]));
-        assert!(!is_hot_directory_batch(&vec![
-            member.clone();
-            MAX_HOT_ROWS + 1
-        ]));
-        let delete = RowWrite::Delete {
-            tenant: tenant.clone(),
-            kind: Kind::User,
-            id: tenant,
-        };
-        assert!(!is_hot_directory_batch(&[member, delete]));
     }
 
     #[test]

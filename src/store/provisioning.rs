@@ -596,7 +596,7 @@ mod tests {
     async fn accepted_event_fans_out_to_pending_deliveries() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let first = event(&store, "u1", EventOperation::Upsert);
         let second = event(&store, "u1", EventOperation::Delete);
         assert_eq!((first.seq, second.seq), (1, 2));
@@ -607,7 +607,6 @@ mod tests {
             ],
             2,
         )
-        .await
         .unwrap();
         let pending = store.pending_deliveries(10).await.unwrap();
         assert_eq!(pending.len(), 3);
@@ -653,11 +652,11 @@ mod tests {
     async fn supersede_and_delivery_state_update_counters() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let writes: Vec<RowWrite> = (0..3)
             .map(|_| accept(event(&store, "u1", EventOperation::Upsert), &["t1"]))
             .collect();
-        conn.commit(&writes, 3).await.unwrap();
+        conn.commit(&writes, 3).unwrap();
         let pending = store.pending_deliveries(10).await.unwrap();
         let latest = pending[2].seq;
         conn.commit(
@@ -681,7 +680,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         assert!(store.pending_deliveries(10).await.unwrap().is_empty());
         assert_eq!(
@@ -694,7 +692,7 @@ mod tests {
     async fn id_mappings_upsert_and_delete() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let map = |target: &str, existed| RowWrite::IdMapping {
             tenant: Arc::from("acme"),
             target_system_id: Arc::from("t1"),
@@ -703,9 +701,7 @@ mod tests {
             target_id: Arc::from(target),
             existed_before: existed,
         };
-        conn.commit(&[map("x", false), map("y", true)], 1)
-            .await
-            .unwrap();
+        conn.commit(&[map("x", false), map("y", true)], 1).unwrap();
         assert_eq!(
             store
                 .id_mapping("acme", "t1", Kind::Group, "g1")
@@ -732,7 +728,6 @@ mod tests {
             }],
             1,
         )
-        .await
         .unwrap();
         assert_eq!(
             store
@@ -747,7 +742,7 @@ mod tests {
     async fn realtime_logs_filter_newest_first_and_prune() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         conn.commit(
             &[
                 log("s1", 1_000, LogStatus::FinishedSuccessfully),
@@ -756,7 +751,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         let all = store
             .realtime_logs("acme", &RealtimeLogFilter::default(), 10)
@@ -816,13 +810,13 @@ mod tests {
             source_system: system.map(Arc::from),
             before: at(before),
         };
-        conn.commit(&[prune(Some("s1"), 2_500)], 1).await.unwrap();
+        conn.commit(&[prune(Some("s1"), 2_500)], 1).unwrap();
         let left = store
             .realtime_logs("acme", &RealtimeLogFilter::default(), 10)
             .await
             .unwrap();
         assert_eq!(left.len(), 2);
-        conn.commit(&[prune(None, 2_500)], 1).await.unwrap();
+        conn.commit(&[prune(None, 2_500)], 1).unwrap();
         let left = store
             .realtime_logs("acme", &RealtimeLogFilter::default(), 10)
             .await
@@ -836,14 +830,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).await.unwrap();
-            let mut conn = store.write_connection().await.unwrap();
+            let mut conn = store.write_connection().unwrap();
             let e = event(&store, "u1", EventOperation::Upsert);
-            conn.commit(&[accept(e.clone(), &["t1"])], 1).await.unwrap();
+            conn.commit(&[accept(e.clone(), &["t1"])], 1).unwrap();
             // The same seq again violates the primary key: nothing of the batch is applied.
             let other = event(&store, "u2", EventOperation::Upsert);
             assert!(
                 conn.commit(&[accept(other, &["t1"]), accept(e, &["t2"])], 2)
-                    .await
                     .is_err()
             );
             assert_eq!(

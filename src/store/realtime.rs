@@ -200,7 +200,7 @@ mod tests {
     async fn cursor_round_trip_and_job_marker() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let cursor = RealtimeCursor {
             tenant: Arc::from("acme"),
             target: Arc::from("default/rt"),
@@ -222,7 +222,6 @@ mod tests {
             ],
             1,
         )
-        .await
         .unwrap();
         let read = store.realtime_cursor("acme", "default/rt").await.unwrap();
         assert_eq!(read, Some(cursor));
@@ -249,7 +248,6 @@ mod tests {
             }],
             1,
         )
-        .await
         .unwrap();
         assert_eq!(
             store.realtime_cursor("acme", "default/rt").await.unwrap(),

@@ -1,99 +1,25 @@
-//! One batch of row writes as ONE SQL script: `BEGIN;` the statements of every write in batch
-//! order `COMMIT;`, with the binds in the same order, sent to SQLite with one `execute`, so a
-//! batch costs one round trip to the write connection's worker thread whatever it carries.
+//! One batch of row writes as ONE list of SQL statements with their binds, in batch order,
+//! which the write connection runs in one transaction (see `write_connection`).
 //!
 //! Invariants:
 //! - Each [`RowWrite`] kind contributes its statements through exactly one `push` function
 //!   (directory inserts: [`multi_row`]; provisioning, jobs and real-time writes: their own
 //!   modules; directory removals: here). That function holds the only copy of its SQL.
 //! - Every statement is added with exactly as many binds as it has `?` placeholders (checked in
-//!   debug builds and by the tests), and only anonymous `?` placeholders are used: SQLite binds
-//!   them across the statements of the script in order.
+//!   debug builds and by the tests), and only anonymous `?` placeholders are used.
 //! - Runs of directory inserts (`Upsert`, `AddMember`, `Change`) are collected in a
 //!   [`Segment`] and flushed as multi-row chunk statements when another write comes (or at the
 //!   end), under the commute rules of [`multi_row`]; every other write keeps its batch
 //!   position.
-//! - Building is pure; the only I/O is [`Script::commit`]. When any statement (or the commit)
-//!   fails, the transaction is rolled back before the error is returned: nothing of the batch
-//!   is applied. Errors name what failed, never bodies, binds or secrets.
-//! - Statement cache (the write connection's LRU of prepared statements, keyed by text,
-//!   capacity 200): a batch of only directory inserts with at most 64 rows per table (the hot
-//!   path of the directory) keeps its text cached exactly as before (the text depends only on
-//!   row counts, so a workload uses a few dozen texts). Short scripts (at most
-//!   [`MAX_CACHED_STATEMENTS`] statements and [`MAX_CACHED_BINDS`] binds: the batches of a
-//!   few jobs that light and paced load produce, e.g. two accepted events with their deliveries
-//!   and two delivery outcomes) are cached too: they repeat a limited set of compositions and
-//!   each entry is small (the cache's 200 entries of at most 16 statements bound its memory).
-//!   Any other script's text varies with the batch composition (which jobs, in which order,
-//!   how many targets): most are never seen again, and caching them would evict the hot texts
-//!   and hold prepared statements nobody reuses. So such a script is cached only on its second
-//!   sighting among the last [`RECENT_TEXTS`] uncached texts ([`RecentTexts`], hashes only) and
-//!   when it has at most [`MAX_CACHED_LONG_STATEMENTS`] statements and
-//!   [`MAX_CACHED_LONG_BINDS`] binds (bulk batches are not); otherwise it is prepared
-//!   for this one call and dropped (`persistent(false)`), costing one prepare per statement on
-//!   the worker thread inside the one call. Homogeneous load (bursts of batches of the same
-//!   shape) thus gets cache hits, while varied load cannot push the hot texts out.
+//! - Building is pure: no I/O here.
 
-use std::collections::VecDeque;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use sqlx::{AssertSqlSafe, SqliteConnection};
-
 use super::StoreError;
-use super::multi_row::{self, Segment};
+use super::multi_row::Segment;
 use super::rows::RowWrite;
 use super::{jobs, provisioning, realtime};
 use crate::directory::Kind;
-
-/// Scripts with at most this many statements (and [`MAX_CACHED_BINDS`] binds) keep their
-/// prepared statements in the connection's cache. 16 covers the provisioning batches of a paced
-/// real-time load (2-3 jobs of 2-3 statements each); with 8 most of them were prepared for one
-/// use, and caching them cut the writer's time per row from 242 to 153-162 µs in
-/// `idrelay-bench provisioning --target sink` (latency phase), with no change in resident memory
-/// in `idrelay-bench directory`.
-pub(super) const MAX_CACHED_STATEMENTS: usize = 16;
-/// See [`MAX_CACHED_STATEMENTS`]: keeps large multi-row chunks out of the cached short texts.
-pub(super) const MAX_CACHED_BINDS: usize = 128;
-
-/// How many uncached long texts [`RecentTexts`] remembers.
-pub(super) const RECENT_TEXTS: usize = 32;
-/// Longer scripts are never cached, even when they repeat (bounds the cache's memory).
-pub(super) const MAX_CACHED_LONG_STATEMENTS: usize = 128;
-/// Nor are scripts with more binds: a prepared 64-row insert is a large program, and bulk
-/// batches (hundreds of rows in a few repeating shapes) kept tens of MiB of them resident.
-pub(super) const MAX_CACHED_LONG_BINDS: usize = 512;
-
-/// The hashes of the most recent long script texts (see the module doc), newest last.
-#[derive(Debug, Default)]
-pub(super) struct RecentTexts {
-    hashes: VecDeque<u64>,
-}
-
-impl RecentTexts {
-    /// Whether `sql` was seen among the recent texts; either way it becomes the newest one
-    /// (the oldest is forgotten beyond [`RECENT_TEXTS`]).
-    fn repeats(&mut self, sql: &str) -> bool {
-        let mut hasher = DefaultHasher::new();
-        sql.hash(&mut hasher);
-        let hash = hasher.finish();
-        let seen = match self.hashes.iter().position(|h| *h == hash) {
-            Some(at) => {
-                self.hashes.remove(at);
-                true
-            }
-            None => false,
-        };
-        if self.hashes.len() >= RECENT_TEXTS {
-            self.hashes.pop_front();
-        }
-        self.hashes.push_back(hash);
-        seen
-    }
-}
-
-/// How every script starts (its transaction).
-const BEGIN: &str = "BEGIN;\n";
 
 /// One value bound to a `?` of a script.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,33 +52,28 @@ impl Bind {
     }
 }
 
-/// A batch as one SQL text plus its binds (see the module doc).
+/// A batch as its statements (one text, each statement ending with `;\n`) plus their binds.
 #[derive(Debug)]
 pub(super) struct Script {
     sql: String,
     binds: Vec<Bind>,
-    statements: usize,
     /// Where each statement ends: its end in `sql` (after `;\n`) and in `binds`.
     ends: Vec<(usize, usize)>,
-    /// Only directory inserts, at most 64 rows per table: the hot cached texts.
-    directory_inserts: bool,
 }
 
 impl Script {
-    fn begin() -> Script {
+    fn new() -> Script {
         Script {
-            sql: String::from(BEGIN),
+            sql: String::new(),
             binds: Vec::new(),
-            statements: 0,
             ends: Vec::new(),
-            directory_inserts: false,
         }
     }
 
     /// The script of a whole batch: every write's statements in batch order, runs of
     /// directory inserts as multi-row chunks.
     pub(super) fn of_batch(writes: &[RowWrite]) -> Result<Script, StoreError> {
-        let mut script = Script::begin();
+        let mut script = Script::new();
         let mut segment = Segment::default();
         for write in writes {
             if !segment.take(write) {
@@ -161,8 +82,6 @@ impl Script {
             }
         }
         segment.flush(&mut script);
-        script.directory_inserts = multi_row::is_hot_directory_batch(writes);
-        script.sql.push_str("COMMIT;");
         Ok(script)
     }
 
@@ -182,101 +101,21 @@ impl Script {
         );
         self.sql.push_str(sql);
         self.sql.push_str(";\n");
-        self.statements += 1;
         self.ends.push((self.sql.len(), self.binds.len()));
     }
 
-    /// Whether the script is too big to send as one text (see [`Script::commit`]).
-    fn is_big(&self) -> bool {
-        self.statements > MAX_CACHED_LONG_STATEMENTS || self.binds.len() > MAX_CACHED_LONG_BINDS
+    /// The statements in order, each text without its `;` and with its binds.
+    pub(super) fn statements(&self) -> impl Iterator<Item = (&str, &[Bind])> {
+        let mut from = (0, 0);
+        self.ends.iter().map(move |&(sql_end, binds_end)| {
+            let (sql_from, binds_from) = from;
+            from = (sql_end, binds_end);
+            (
+                &self.sql[sql_from..sql_end - 2],
+                &self.binds[binds_from..binds_end],
+            )
+        })
     }
-
-    /// Whether the text is always cached: a hot directory batch or a short script.
-    fn always_cached(&self) -> bool {
-        self.directory_inserts
-            || (self.statements <= MAX_CACHED_STATEMENTS && self.binds.len() <= MAX_CACHED_BINDS)
-    }
-
-    /// Whether the connection keeps this script's prepared statements (see the module doc).
-    fn cached(&self, recent: &mut RecentTexts) -> bool {
-        self.always_cached()
-            || (self.statements <= MAX_CACHED_LONG_STATEMENTS
-                && self.binds.len() <= MAX_CACHED_LONG_BINDS
-                && recent.repeats(&self.sql))
-    }
-
-    /// Runs the script as ONE query on `conn`; on any failure rolls back (nothing applied).
-    pub(super) async fn commit(
-        self,
-        conn: &mut SqliteConnection,
-        recent: &mut RecentTexts,
-    ) -> Result<(), StoreError> {
-        let outcome = if self.is_big() {
-            self.run_statement_by_statement(conn).await
-        } else {
-            let persistent = self.cached(recent);
-            let query = sqlx::query(AssertSqlSafe(self.sql)).persistent(persistent);
-            bind_all(query, self.binds)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-        };
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(source) => {
-                // The failing statement stopped the script inside the transaction (or the
-                // commit failed): undo whatever it applied. An error here means there is no
-                // transaction left.
-                if let Err(error) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                    tracing::debug!(%error, "rollback after a failed batch");
-                }
-                Err(StoreError::Sql {
-                    action: "commit a batch",
-                    source,
-                })
-            }
-        }
-    }
-
-    /// A big script (bulk batches: hundreds of rows) runs statement by statement inside one
-    /// transaction, each statement's text prepared once and kept (the multi-row chunk texts
-    /// repeat), so the round trips are amortised over 64-row chunks. As one text it would be
-    /// prepared anew for every batch: hundreds of large insert programs allocated and freed
-    /// on the worker thread, which left tens of MiB of the C allocator's memory resident.
-    async fn run_statement_by_statement(
-        self,
-        conn: &mut SqliteConnection,
-    ) -> Result<(), sqlx::Error> {
-        let begin = BEGIN.len();
-        sqlx::query("BEGIN").execute(&mut *conn).await?;
-        let mut binds = self.binds.into_iter();
-        let (mut sql_from, mut binds_from) = (begin, 0);
-        for (sql_end, binds_end) in self.ends {
-            let text = self.sql[sql_from..sql_end].trim_end().trim_end_matches(';');
-            let query = sqlx::query(AssertSqlSafe(text.to_owned()));
-            let statement_binds: Vec<Bind> = binds.by_ref().take(binds_end - binds_from).collect();
-            bind_all(query, statement_binds).execute(&mut *conn).await?;
-            (sql_from, binds_from) = (sql_end, binds_end);
-        }
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        Ok(())
-    }
-}
-
-type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
-
-/// Binds `binds` to `query` in order.
-fn bind_all(mut query: Query, binds: Vec<Bind>) -> Query {
-    for bind in binds {
-        query = match bind {
-            Bind::Null => query.bind(None::<i64>),
-            Bind::Int(value) => query.bind(value),
-            Bind::Shared(text) => query.bind(text),
-            Bind::Word(word) => query.bind(word),
-            Bind::Owned(text) => query.bind(text),
-        };
-    }
-    query
 }
 
 /// The `?` placeholders of `sql` (none of the store's statements has a `?` in a literal).
@@ -656,7 +495,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" || '|' || ");
             let sql = format!("SELECT {row} FROM {table} ORDER BY rowid");
-            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&store.inner.readers)
                 .await
                 .unwrap();
@@ -671,75 +510,57 @@ mod tests {
         let covered: BTreeSet<usize> = samples.iter().map(kind_number).collect();
         assert_eq!(covered, (0..KIND_COUNT).collect::<BTreeSet<_>>());
         for write in &samples {
-            let mut script = Script::begin();
+            let mut script = Script::new();
             push(write, &mut script).unwrap();
-            assert!(script.statements >= 1, "{write:?} adds no statement");
-            assert_eq!(
-                placeholders(&script.sql),
-                script.binds.len(),
-                "{}",
-                script.sql
+            assert!(
+                script.statements().count() >= 1,
+                "{write:?} adds no statement"
             );
+            for (sql, binds) in script.statements() {
+                assert_eq!(placeholders(sql), binds.len(), "{sql}");
+            }
         }
         let script = Script::of_batch(&samples).unwrap();
-        assert_eq!(placeholders(&script.sql), script.binds.len());
-        assert!(script.sql.starts_with("BEGIN;\n"));
-        assert!(script.sql.ends_with(";\nCOMMIT;"));
-        assert_eq!(script.sql.matches("BEGIN").count(), 1);
+        let mut total = 0;
+        for (sql, binds) in script.statements() {
+            assert_eq!(placeholders(sql), binds.len(), "{sql}");
+            assert!(!sql.trim_end().ends_with(';'), "{sql}");
+            assert!(!sql.contains("BEGIN") && !sql.contains("COMMIT"), "{sql}");
+            total += binds.len();
+        }
+        assert_eq!(total, script.binds.len());
     }
 
     #[test]
-    fn only_hot_directory_texts_and_short_scripts_are_cached() {
-        // The hot path keeps the exact text of the former one-call batch.
-        let creates = [upsert(Kind::User, "u1", 1), change("u1")];
+    fn creates_become_one_multi_row_statement_per_table() {
+        let creates = [
+            upsert(Kind::User, "u1", 1),
+            change("u1"),
+            upsert(Kind::User, "u2", 2),
+            change("u2"),
+        ];
         let script = Script::of_batch(&creates).unwrap();
-        assert!(script.always_cached());
+        let statements: Vec<(&str, usize)> = script
+            .statements()
+            .map(|(sql, binds)| (sql, binds.len()))
+            .collect();
         assert_eq!(
-            script.sql,
-            "BEGIN;\nINSERT INTO users (tenant, id, seq, version, created, last_modified, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET version = \
-             excluded.version, last_modified = excluded.last_modified, body = excluded.body;\n\
-             INSERT INTO changes (tenant, kind, entity_id, operation, origin, at) VALUES \
-             (?, ?, ?, ?, ?, ?);\nCOMMIT;"
+            statements,
+            [
+                (
+                    "INSERT INTO users (tenant, id, seq, version, created, last_modified, body) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) \
+                     DO UPDATE SET version = excluded.version, last_modified = \
+                     excluded.last_modified, body = excluded.body",
+                    14
+                ),
+                (
+                    "INSERT INTO changes (tenant, kind, entity_id, operation, origin, at) VALUES \
+                     (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
+                    12
+                ),
+            ]
         );
-        let many: Vec<RowWrite> = (0..64).map(|i| upsert(Kind::User, "u", i)).collect();
-        assert!(Script::of_batch(&many).unwrap().always_cached());
-        // One delivery outcome: short, cached.
-        let outcome = &samples()[11..14];
-        assert!(Script::of_batch(outcome).unwrap().always_cached());
-        // A big mixed batch or a bulk of creates: cached only when its text comes again soon.
-        let mut recent = RecentTexts::default();
-        let mixed = Script::of_batch(&samples()).unwrap();
-        assert!(!mixed.always_cached());
-        assert!(!mixed.cached(&mut recent));
-        let bulk: Vec<RowWrite> = (0..65).map(|i| upsert(Kind::User, "u", i)).collect();
-        let bulk = Script::of_batch(&bulk).unwrap();
-        assert!(!bulk.cached(&mut recent));
-        assert!(mixed.cached(&mut recent));
-        assert!(bulk.cached(&mut recent));
-        // Forgotten after RECENT_TEXTS other uncached texts; a repeat keeps a text remembered.
-        for i in 0..RECENT_TEXTS - 1 {
-            assert!(!recent.repeats(&format!("other {i}")));
-            assert!(recent.repeats(&bulk.sql));
-        }
-        assert!(!mixed.cached(&mut recent));
-        assert!(bulk.cached(&mut recent));
-        // Too long to cache even when it repeats.
-        let long: Vec<RowWrite> = (0..MAX_CACHED_LONG_STATEMENTS as i64)
-            .map(|i| accept(i, &["t1"]))
-            .collect();
-        let long = Script::of_batch(&long).unwrap();
-        assert!(!long.cached(&mut recent));
-        assert!(!long.cached(&mut recent));
-        // A bulk with more binds than MAX_CACHED_LONG_BINDS neither.
-        let rows = MAX_CACHED_LONG_BINDS / 7 + 1;
-        let big: Vec<RowWrite> = (0..rows as i64)
-            .map(|i| upsert(Kind::User, "u", i))
-            .collect();
-        let big = Script::of_batch(&big).unwrap();
-        assert!(big.binds.len() > MAX_CACHED_LONG_BINDS);
-        assert!(!big.cached(&mut recent));
-        assert!(!big.cached(&mut recent));
     }
 
     #[tokio::test]
@@ -747,16 +568,16 @@ mod tests {
         let writes = samples();
         let batch_dir = tempfile::tempdir().unwrap();
         let batch = Store::open(batch_dir.path()).await.unwrap();
-        let mut conn = batch.write_connection().await.unwrap();
-        conn.commit(&writes, writes.len()).await.unwrap();
+        let mut conn = batch.write_connection().unwrap();
+        conn.commit(&writes, writes.len()).unwrap();
         assert_eq!(batch.stats().commits, 1);
 
         // Each write alone, in order: the statement-by-statement semantics.
         let single_dir = tempfile::tempdir().unwrap();
         let single = Store::open(single_dir.path()).await.unwrap();
-        let mut conn = single.write_connection().await.unwrap();
+        let mut conn = single.write_connection().unwrap();
         for write in &writes {
-            conn.commit(std::slice::from_ref(write), 1).await.unwrap();
+            conn.commit(std::slice::from_ref(write), 1).unwrap();
         }
 
         let rows = dump(&batch).await;
@@ -780,7 +601,7 @@ mod tests {
     async fn failing_statement_in_the_middle_applies_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let empty = dump(&store).await;
         // The second event reuses seq 1: its insert fails in the middle of the script.
         let writes = vec![
@@ -793,11 +614,11 @@ mod tests {
             cursor("default/a"),
             upsert(Kind::Group, "g1", 2),
         ];
-        let error = conn.commit(&writes, 1).await.unwrap_err();
+        let error = conn.commit(&writes, 1).unwrap_err();
         assert!(
             matches!(
                 error,
-                StoreError::Sql {
+                StoreError::Write {
                     action: "commit a batch",
                     ..
                 }
@@ -808,30 +629,29 @@ mod tests {
         assert_eq!(dump(&store).await, empty);
         assert_eq!(store.stats().commits, 0);
         // Rolled back: the connection takes the next batch.
-        conn.commit(&writes[..4], 1).await.unwrap();
+        conn.commit(&writes[..4], 1).unwrap();
         assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), 1);
         assert_eq!(store.stats().commits, 1);
     }
 
     #[tokio::test]
-    async fn big_batches_run_statement_by_statement_with_the_same_outcome() {
+    async fn big_batches_commit_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let mut conn = store.write_connection().await.unwrap();
+        let mut conn = store.write_connection().unwrap();
         let empty = dump(&store).await;
-        let rows = MAX_CACHED_LONG_BINDS / 7 + 100;
+        let rows = 2 * super::super::multi_row::MAX_CHUNK + 100;
         let mut writes: Vec<RowWrite> = (0..rows as i64)
             .map(|i| upsert(Kind::User, &format!("u{i}"), i))
             .collect();
         // A failing statement after hundreds of rows: nothing is applied.
         writes.push(accept(1, &["t1"]));
         writes.push(accept(1, &["t2"]));
-        assert!(Script::of_batch(&writes).unwrap().is_big());
-        conn.commit(&writes, writes.len()).await.unwrap_err();
+        conn.commit(&writes, writes.len()).unwrap_err();
         assert_eq!(dump(&store).await, empty);
         // Without it, every row is there.
         writes.pop();
-        conn.commit(&writes, writes.len()).await.unwrap();
+        conn.commit(&writes, writes.len()).unwrap();
         assert_eq!(store.load_tenant("acme").await.unwrap().users.len(), rows);
         assert_eq!(
             store
