@@ -1,15 +1,18 @@
-//! The directory writer: ONE task orders and applies the writes, ONE committer task owns the
+//! The directory writer: ONE task orders and applies the writes, ONE committer thread owns the
 //! store's write connection and commits them in batches (group commit).
 //!
-//! The writer task applies each job as soon as it arrives: it runs the job's pure state
-//! function on the tenant's latest state (a failing job changes nothing and gets its own
-//! error) and adds the job's rows to the open batch. When the committer is free, the open
-//! batch is sealed and handed over; the committer writes all its rows in ONE transaction and
-//! commits it (one fsync for the batch), then publishes the new states and answers every job.
-//! While a batch commits, the writer already applies the next jobs on top of the state that
-//! batch will publish (pipelining: the serial state work overlaps the commit). Both tasks run
-//! on the `idrelay-writer` thread (a single-threaded runtime of their own): request handlers
-//! never delay them, and the states a batch superseded are freed after its jobs are answered.
+//! The writer task (thread `idrelay-writer`, a single-threaded runtime of its own) applies each
+//! job as soon as it arrives: it runs the job's pure state function on the tenant's latest
+//! state (a failing job changes nothing and gets its own error) and adds the job's rows to the
+//! open batch. The committer (thread `idrelay-commit`) takes the open batch itself as soon as
+//! the previous batch is settled, writes all its rows in ONE transaction on its synchronous
+//! connection and commits it (one fsync for the batch), then publishes the new states and
+//! answers every job. While a batch commits, the writer already applies the next jobs on top
+//! of the state that batch will publish (pipelining: the serial state work overlaps the
+//! commit). The two share the open batch and the working states under one lock
+//! ([`Pipeline`]), held for one job or one hand-over at a time, so neither waits for the other
+//! thread to be scheduled: a commit's only wait is its fsync. Request handlers never delay
+//! either thread, and the states a batch superseded are freed after its jobs are answered.
 //!
 //! Invariants:
 //! - A job is answered with success only after the batch carrying it is committed.
@@ -618,6 +621,96 @@ mod rows_tests {
             .collect();
         assert_eq!(names.len(), 3);
         assert_eq!(cell.load().of(Kind::User).len(), 3);
+    }
+
+    /// A create whose rows break a foreign key: its batch cannot commit.
+    async fn create_breaking_its_batch(
+        writer: WriterHandle,
+        cell: Arc<ArcSwap<TenantState>>,
+        name: String,
+    ) -> Result<(), ScimError> {
+        writer
+            .submit(&cell, move |s, b| {
+                let entry = ops::create(
+                    s,
+                    b,
+                    Kind::User,
+                    serde_json::json!({ "userName": name }),
+                    &Origin::ScimV2,
+                )?;
+                b.writes.push(RowWrite::AddMember {
+                    tenant: s.tenant().clone(),
+                    group_id: Arc::from("no-such-group"),
+                    member_id: entry.id.clone(),
+                    member_type: Kind::User,
+                });
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_batches_amid_concurrent_creates_leave_acknowledged_published_and_stored_equal()
+    {
+        let (_dir, store, writer, cell) = started().await;
+        let mut creates = Vec::new();
+        let mut breaking = Vec::new();
+        for i in 0..300 {
+            if i % 25 == 0 {
+                breaking.push(tokio::spawn(create_breaking_its_batch(
+                    writer.clone(),
+                    cell.clone(),
+                    format!("broken{i}"),
+                )));
+            } else {
+                creates.push(tokio::spawn(create_user(&writer, &cell, &format!("u{i}"))));
+            }
+        }
+        for task in breaking {
+            assert_eq!(task.await.unwrap().unwrap_err().status, 500);
+        }
+        let mut acknowledged = std::collections::BTreeSet::new();
+        let mut refused = 0;
+        for task in creates {
+            match task.await.unwrap() {
+                Ok(id) => {
+                    acknowledged.insert(id.to_string());
+                }
+                Err(error) => {
+                    assert_eq!(error.status, 500, "{error:?}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(!acknowledged.is_empty());
+        assert_eq!(acknowledged.len() + refused, 288);
+        // Exactly the acknowledged creates are stored and published; nothing of a refused job.
+        let stored: std::collections::BTreeSet<String> = store
+            .load_tenant("acme")
+            .await
+            .unwrap()
+            .users
+            .iter()
+            .map(|u| u.id.clone())
+            .collect();
+        assert_eq!(stored, acknowledged);
+        let published = cell.load();
+        assert_eq!(published.of(Kind::User).len(), acknowledged.len());
+        for i in (0..300).step_by(25) {
+            assert!(
+                published
+                    .of(Kind::User)
+                    .by_unique_name(&format!("broken{i}"))
+                    .is_none()
+            );
+        }
+        // The writer goes on from the committed state.
+        create_user(&writer, &cell, "after").await.unwrap();
+        assert_eq!(
+            store.load_tenant("acme").await.unwrap().users.len(),
+            acknowledged.len() + 1
+        );
     }
 
     #[tokio::test]

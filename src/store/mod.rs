@@ -2,10 +2,10 @@
 //! foreign keys) with embedded migrations, plus the row writes of the directory's group commit.
 //!
 //! Invariants:
-//! - Exactly one [`WriteConnection`] is used by the directory writer task; a batch of row
-//!   writes is applied in ONE transaction, sent as ONE SQL script (see `script`), so a commit
-//!   (one fsync, one call to the connection's worker thread) covers a whole batch and the
-//!   change records commit together with the rows they describe.
+//! - Exactly one [`WriteConnection`] is used, by the directory committer thread; a batch of row
+//!   writes is applied in ONE transaction (its statements built by `script`), so a commit (one
+//!   fsync) covers a whole batch and the change records commit together with the rows they
+//!   describe.
 //! - Reads done here (loading a tenant, reading the change log) see committed data only.
 //! - Errors never carry resource bodies or secrets, only what failed.
 
