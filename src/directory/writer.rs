@@ -288,6 +288,15 @@ impl Open {
     }
 }
 
+/// Answers a job with a 500 without touching any published state: it runs on a scratch copy
+/// of its cell's state in a batch that is then failed.
+fn refuse(job: Job) {
+    let mut scratch = Ahead::new();
+    let mut batch = Open::new();
+    batch.apply(job, &mut scratch);
+    batch.fail();
+}
+
 /// Answers every job with a 500: its batch was not committed.
 fn not_stored(replies: Vec<Pending>) {
     for pending in replies {
@@ -320,6 +329,8 @@ struct Pipeline {
     idle: bool,
     /// Every handle is dropped: the committer ends once the open batch is settled.
     closed: bool,
+    /// The committer thread ended unexpectedly (a panic): every later job gets a 500.
+    stopped: bool,
 }
 
 struct Shared {
@@ -357,7 +368,21 @@ fn spawn_writer_threads(conn: WriteConnection, rx: mpsc::Receiver<Job>) -> Resul
     let committer = shared.clone();
     std::thread::Builder::new()
         .name("idrelay-commit".into())
-        .spawn(move || commit_batches(&committer, conn))
+        .spawn(move || {
+            if catch_unwind(AssertUnwindSafe(|| commit_batches(&committer, conn))).is_err() {
+                // The jobs of the batch it held were answered as their replies unwound;
+                // refuse the open batch and every later job instead of leaving them waiting.
+                tracing::error!("the directory committer stopped unexpectedly");
+                let open = {
+                    let mut pipeline = committer.lock();
+                    pipeline.stopped = true;
+                    pipeline.open.take()
+                };
+                if let Some(open) = open {
+                    open.fail();
+                }
+            }
+        })
         .map_err(StoreError::WriterThread)?;
     std::thread::Builder::new()
         .name("idrelay-writer".into())
@@ -381,6 +406,11 @@ async fn apply_jobs(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
         }
         for job in jobs.drain(..) {
             let mut pipeline = shared.lock();
+            if pipeline.stopped {
+                drop(pipeline);
+                refuse(job);
+                continue;
+            }
             let Pipeline {
                 open,
                 ahead,
@@ -654,6 +684,14 @@ mod rows_tests {
     async fn failed_batches_amid_concurrent_creates_leave_acknowledged_published_and_stored_equal()
     {
         let (_dir, store, writer, cell) = started().await;
+        // Creates that commit on their own first.
+        let mut acknowledged = std::collections::BTreeSet::new();
+        for i in 0..20 {
+            let id = create_user(&writer, &cell, &format!("first{i}")).await.unwrap();
+            acknowledged.insert(id.to_string());
+        }
+        // Then creates in flight while batches carrying a broken job fail: a create may be
+        // refused (its batch, or the batch it was applied on top of, failed), never lost.
         let mut creates = Vec::new();
         let mut breaking = Vec::new();
         for i in 0..300 {
@@ -670,7 +708,6 @@ mod rows_tests {
         for task in breaking {
             assert_eq!(task.await.unwrap().unwrap_err().status, 500);
         }
-        let mut acknowledged = std::collections::BTreeSet::new();
         let mut refused = 0;
         for task in creates {
             match task.await.unwrap() {
@@ -683,8 +720,7 @@ mod rows_tests {
                 }
             }
         }
-        assert!(!acknowledged.is_empty());
-        assert_eq!(acknowledged.len() + refused, 288);
+        assert_eq!(acknowledged.len() + refused, 20 + 288);
         // Exactly the acknowledged creates are stored and published; nothing of a refused job.
         let stored: std::collections::BTreeSet<String> = store
             .load_tenant("acme")
@@ -711,6 +747,32 @@ mod rows_tests {
             store.load_tenant("acme").await.unwrap().users.len(),
             acknowledged.len() + 1
         );
+    }
+
+    #[test]
+    fn a_job_refused_after_the_committer_stopped_gets_a_500_and_publishes_nothing() {
+        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let work: Work = Box::new(move |state, batch| {
+            let created = ops::create(
+                state,
+                batch,
+                Kind::User,
+                serde_json::json!({"userName": "x"}),
+                &Origin::ScimV2,
+            );
+            assert!(created.is_ok());
+            let reply: Reply = Box::new(move |settled| {
+                let _ = tx.send(settled.map(|_| ()));
+            });
+            (reply, true)
+        });
+        refuse(Job::Tenant {
+            cell: cell.clone(),
+            work,
+        });
+        assert_eq!(rx.recv().unwrap().unwrap_err().status, 500);
+        assert_eq!(cell.load().of(Kind::User).len(), 0);
     }
 
     #[tokio::test]
