@@ -687,7 +687,9 @@ mod rows_tests {
         // Creates that commit on their own first.
         let mut acknowledged = std::collections::BTreeSet::new();
         for i in 0..20 {
-            let id = create_user(&writer, &cell, &format!("first{i}")).await.unwrap();
+            let id = create_user(&writer, &cell, &format!("first{i}"))
+                .await
+                .unwrap();
             acknowledged.insert(id.to_string());
         }
         // Then creates in flight while batches carrying a broken job fail: a create may be
