@@ -84,8 +84,8 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Opens the store's write connection and starts the writer and committer tasks on their
-    /// own thread (see [`spawn_writer_thread`]).
+    /// Opens the store's write connection and starts the writer task and the committer on
+    /// their own threads (see [`spawn_writer_threads`]).
     pub async fn start(store: &Store) -> Result<WriterHandle, StoreError> {
         let conn = store.write_connection()?;
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -616,24 +616,7 @@ mod rows_tests {
     async fn a_failed_commit_publishes_nothing_and_the_writer_goes_on() {
         let (_dir, store, writer, cell) = started().await;
         create_user(&writer, &cell, "a").await.unwrap();
-        // A job whose rows break a foreign key: its batch cannot commit.
-        let refused = writer
-            .submit(&cell, |s, b| {
-                let entry = ops::create(
-                    s,
-                    b,
-                    Kind::User,
-                    serde_json::json!({"userName": "b"}),
-                    &Origin::ScimV2,
-                )?;
-                b.writes.push(RowWrite::AddMember {
-                    tenant: s.tenant().clone(),
-                    group_id: Arc::from("no-such-group"),
-                    member_id: entry.id.clone(),
-                    member_type: Kind::User,
-                });
-                Ok(())
-            })
+        let refused = create_breaking_its_batch(writer.clone(), cell.clone(), "b".into())
             .await
             .unwrap_err();
         assert_eq!(refused.status, 500);

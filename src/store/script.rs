@@ -52,21 +52,19 @@ impl Bind {
     }
 }
 
-/// A batch as its statements (one text, each statement ending with `;\n`) plus their binds.
+/// A batch as its statements, each a fixed text with its binds.
 #[derive(Debug)]
 pub(super) struct Script {
-    sql: String,
     binds: Vec<Bind>,
-    /// Where each statement ends: its end in `sql` (after `;\n`) and in `binds`.
-    ends: Vec<(usize, usize)>,
+    /// Each statement's text and where its binds end in `binds`.
+    statements: Vec<(&'static str, usize)>,
 }
 
 impl Script {
     fn new() -> Script {
         Script {
-            sql: String::new(),
             binds: Vec::new(),
-            ends: Vec::new(),
+            statements: Vec::new(),
         }
     }
 
@@ -86,12 +84,12 @@ impl Script {
     }
 
     /// Appends one statement with its binds (as many as its `?` placeholders).
-    pub(super) fn statement(&mut self, sql: &str, binds: impl IntoIterator<Item = Bind>) {
+    pub(super) fn statement(&mut self, sql: &'static str, binds: impl IntoIterator<Item = Bind>) {
         self.statement_with(sql, |all| all.extend(binds));
     }
 
     /// Appends one statement whose binds `fill` adds (as many as its `?` placeholders).
-    pub(super) fn statement_with(&mut self, sql: &str, fill: impl FnOnce(&mut Vec<Bind>)) {
+    pub(super) fn statement_with(&mut self, sql: &'static str, fill: impl FnOnce(&mut Vec<Bind>)) {
         let before = self.binds.len();
         fill(&mut self.binds);
         debug_assert_eq!(
@@ -99,21 +97,16 @@ impl Script {
             self.binds.len() - before,
             "binds of {sql}"
         );
-        self.sql.push_str(sql);
-        self.sql.push_str(";\n");
-        self.ends.push((self.sql.len(), self.binds.len()));
+        self.statements.push((sql, self.binds.len()));
     }
 
-    /// The statements in order, each text without its `;` and with its binds.
-    pub(super) fn statements(&self) -> impl Iterator<Item = (&str, &[Bind])> {
-        let mut from = (0, 0);
-        self.ends.iter().map(move |&(sql_end, binds_end)| {
-            let (sql_from, binds_from) = from;
-            from = (sql_end, binds_end);
-            (
-                &self.sql[sql_from..sql_end - 2],
-                &self.binds[binds_from..binds_end],
-            )
+    /// The statements in order, each text with its binds.
+    pub(super) fn statements(&self) -> impl Iterator<Item = (&'static str, &[Bind])> {
+        let mut from = 0;
+        self.statements.iter().map(move |&(sql, binds_end)| {
+            let binds = &self.binds[from..binds_end];
+            from = binds_end;
+            (sql, binds)
         })
     }
 }
