@@ -336,6 +336,7 @@ pub fn create(
         last_modified: batch.now,
         body,
         display: keys.display.as_deref().map(Arc::from),
+        unique_name: keys.unique_name.as_deref().map(Arc::from),
     });
     state.insert(kind, entry.clone(), &keys);
     upsert(state, batch, kind, &entry);
@@ -458,6 +459,7 @@ fn update(
         last_modified: batch.now,
         body: body_text(&body)?,
         display: keys.display.as_deref().map(Arc::from),
+        unique_name: keys.unique_name.as_deref().map(Arc::from),
     });
     state.replace(kind, entry.clone(), &old_keys, &keys);
     upsert(state, batch, kind, &entry);

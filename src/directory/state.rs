@@ -2,12 +2,12 @@
 //! memberships in both directions and insertion order.
 //!
 //! Invariants:
-//! - Every index agrees with the entries: `unique_names` holds the lowercased `userName` (users)
-//!   or `displayName` (groups) of every entry exactly once; `external_ids` and `emails` hold
-//!   the hashes of the lowercased values with the id (a superset for case-insensitive lookups;
-//!   callers re-check with the filter); `legacy_ids` holds the SAP legacy id (user `userId`,
-//!   group `additionalId`, case-exact) and `custom_names` the lowercased SAP custom group `name`
-//!   of every entry that has one.
+//! - Every index agrees with the entries: `unique_names`, `external_ids` and `emails` hold the
+//!   hashes of the lowercased `userName` (users) or `displayName` (groups), `externalId` and
+//!   `emails[].value` with the id (candidates: `by_unique_name` checks each against the entry's
+//!   `unique_name`, the other callers re-check with the filter); `legacy_ids` holds the SAP
+//!   legacy id (user `userId`, group `additionalId`, case-exact) and `custom_names` the
+//!   lowercased SAP custom group `name` of every entry that has one.
 //! - `next_user_number` is above the number of every stored `userId` (see `legacy_ids`).
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.
@@ -45,6 +45,9 @@ pub struct Entry {
     /// What a membership shows as `display`: `displayName` (or the `userName` of a user without
     /// one).
     pub display: Option<Arc<str>>,
+    /// The lowercased `userName` (users) or `displayName` (groups): what the unique-name index
+    /// checks its candidates against.
+    pub unique_name: Option<Arc<str>>,
 }
 
 impl Entry {
@@ -130,7 +133,9 @@ pub struct KindState {
     /// Ordered, not hashed: new (version 7) ids append at its end (see [`super::keys`]).
     by_id: OrdMap<IdKey, Arc<Entry>>,
     by_seq: OrdMap<i64, Arc<str>>,
-    unique_names: HashMap<Arc<str>, Arc<str>>,
+    /// `(text_hash(lowercased userName or displayName), id)`: candidates, each checked against
+    /// its entry's `unique_name` (see [`super::keys`]).
+    unique_names: OrdSet<(u64, IdKey)>,
     /// `(text_hash(lowercased externalId), id)`: candidates, see [`super::keys`].
     external_ids: OrdSet<(u64, IdKey)>,
     /// `(text_hash(lowercased email), id)`: candidates, see [`super::keys`].
@@ -163,7 +168,14 @@ impl KindState {
 
     /// The id holding the (case-insensitive) unique name.
     pub fn by_unique_name(&self, name: &str) -> Option<&Arc<str>> {
-        self.unique_names.get(name.to_lowercase().as_str())
+        let name = name.to_lowercase();
+        let hash = text_hash(&name);
+        self.unique_names
+            .range((hash, IdKey::MIN)..)
+            .take_while(|(h, _)| *h == hash)
+            .filter_map(|(_, id)| self.by_id.get(id))
+            .find(|entry| entry.unique_name.as_deref() == Some(name.as_str()))
+            .map(|entry| &entry.id)
     }
 
     /// The id holding this SAP legacy id (user `userId`, group `additionalId`; case-exact).
@@ -199,8 +211,7 @@ impl KindState {
     fn insert(&mut self, entry: Arc<Entry>, keys: &IndexKeys) {
         let id = entry.id.clone();
         if let Some(name) = &keys.unique_name {
-            self.unique_names
-                .insert(Arc::from(name.as_str()), id.clone());
+            self.unique_names.insert((text_hash(name), IdKey::of(&id)));
         }
         if let Some(ext) = &keys.external_id {
             self.external_ids.insert((text_hash(ext), IdKey::of(&id)));
@@ -226,10 +237,8 @@ impl KindState {
     }
 
     fn remove_keys(&mut self, id: &Arc<str>, keys: &IndexKeys) {
-        if let Some(name) = &keys.unique_name
-            && self.unique_names.get(name.as_str()) == Some(id)
-        {
-            self.unique_names.remove(name.as_str());
+        if let Some(name) = &keys.unique_name {
+            self.unique_names.remove(&(text_hash(name), IdKey::of(id)));
         }
         if let Some(ext) = &keys.external_id {
             self.external_ids.remove(&(text_hash(ext), IdKey::of(id)));
@@ -323,6 +332,7 @@ impl TenantState {
                     last_modified: row.last_modified,
                     body: Arc::from(row.body),
                     display: keys.display.as_deref().map(Arc::from),
+                    unique_name: keys.unique_name.as_deref().map(Arc::from),
                 };
                 state.insert(kind, Arc::new(entry), &keys);
             }
@@ -483,6 +493,7 @@ mod tests {
             last_modified: Timestamp::UNIX_EPOCH,
             body: Arc::from(body.to_string()),
             display: keys.display.as_deref().map(Arc::from),
+            unique_name: keys.unique_name.as_deref().map(Arc::from),
         };
         (Arc::new(e), keys)
     }
@@ -536,6 +547,28 @@ mod tests {
         assert!(s.get(Kind::User, "u1").is_none());
         assert_eq!(s.of(Kind::User).len(), 0);
         assert_eq!(s.kind_of("g1"), Some(Kind::Group));
+    }
+
+    #[test]
+    fn unique_name_candidates_are_checked_against_their_entry() {
+        let mut s = TenantState::new("t");
+        let (u, k) = entry("u1", 1, json!({"userName": "Alice"}));
+        s.insert(Kind::User, u.clone(), &k);
+        // A hash shared with another name (a collision) points at an entry whose name differs:
+        // the lookup must not answer with it.
+        s.users
+            .unique_names
+            .insert((text_hash("mallory"), IdKey::of(&u.id)));
+        assert!(s.of(Kind::User).by_unique_name("Mallory").is_none());
+        assert_eq!(
+            s.of(Kind::User).by_unique_name("alice").map(|i| &**i),
+            Some("u1")
+        );
+        // A candidate whose entry is gone answers nothing either.
+        s.users
+            .unique_names
+            .insert((text_hash("bob"), IdKey::lookup("gone")));
+        assert!(s.of(Kind::User).by_unique_name("bob").is_none());
     }
 
     #[test]

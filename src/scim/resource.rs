@@ -242,12 +242,43 @@ fn extension_map<'m>(
         .map(|(_, m)| m)
 }
 
-/// The name used in error details: plain for the core schema, URN-qualified otherwise.
-fn label(schema: &Schema, is_core: bool, name: &str) -> String {
-    if is_core {
-        name.to_string()
-    } else {
-        format!("{}:{}", schema.id, name)
+/// The name used in error details: plain for the core schema, URN-qualified otherwise, with the
+/// sub-attribute after a dot. Formatted only when an error names it, so normalising a valid
+/// body formats nothing.
+#[derive(Debug, Clone, Copy)]
+struct Label<'a> {
+    schema: Option<&'a str>,
+    name: &'a str,
+    sub: Option<&'a str>,
+}
+
+impl<'a> Label<'a> {
+    fn of(schema: &'a Schema, is_core: bool, name: &'a str) -> Label<'a> {
+        Label {
+            schema: (!is_core).then_some(schema.id.as_str()),
+            name,
+            sub: None,
+        }
+    }
+
+    fn sub(self, sub: &'a str) -> Label<'a> {
+        Label {
+            sub: Some(sub),
+            ..self
+        }
+    }
+}
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(schema) = self.schema {
+            write!(f, "{schema}:")?;
+        }
+        f.write_str(self.name)?;
+        if let Some(sub) = self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
     }
 }
 
@@ -270,9 +301,9 @@ fn set_attribute(
         return Ok(());
     }
     let rules = Rules::for_schema(schema);
-    let attr_label = label(schema, is_core, &attr.name);
+    let attr_label = Label::of(schema, is_core, &attr.name);
     let Some(sub) = sub else {
-        match normalize_value(attr, value, &attr_label, rules)? {
+        match normalize_value(attr, value, attr_label, rules)? {
             Some(v) => target.insert(attr.name.clone(), v),
             None => target.remove(&attr.name),
         };
@@ -283,7 +314,8 @@ fn set_attribute(
     }
     if attr.multi_valued {
         return Err(ScimError::invalid_value(format!(
-            "'{attr_label}.{sub}': a sub-attribute of a multi-valued attribute cannot be set without its value"
+            "'{}': a sub-attribute of a multi-valued attribute cannot be set without its value",
+            attr_label.sub(sub)
         )));
     }
     let Some(sub_attr) = attr.sub_attribute(sub) else {
@@ -292,8 +324,12 @@ fn set_attribute(
     if sub_attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
-    let sub_label = format!("{attr_label}.{}", sub_attr.name);
-    let normalized = normalize_value(sub_attr, value, &sub_label, rules.for_sub())?;
+    let normalized = normalize_value(
+        sub_attr,
+        value,
+        attr_label.sub(&sub_attr.name),
+        rules.for_sub(),
+    )?;
     let entry = target
         .entry(attr.name.clone())
         .or_insert_with(|| Value::Object(Map::new()));
@@ -316,7 +352,7 @@ fn set_attribute(
 fn normalize_value(
     attr: &Attribute,
     value: Value,
-    label: &str,
+    label: Label<'_>,
     rules: Rules,
 ) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
@@ -369,7 +405,7 @@ fn normalize_value(
 fn normalize_single(
     attr: &Attribute,
     value: Value,
-    label: &str,
+    label: Label<'_>,
     rules: Rules,
 ) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
@@ -401,8 +437,7 @@ fn normalize_single(
         if sub.mutability == Mutability::ReadOnly {
             continue;
         }
-        let sub_label = format!("{label}.{}", sub.name);
-        if let Some(v) = normalize_value(sub, v, &sub_label, rules.for_sub())? {
+        if let Some(v) = normalize_value(sub, v, label.sub(&sub.name), rules.for_sub())? {
             out.insert(sub.name.clone(), v);
         }
     }
@@ -412,8 +447,8 @@ fn normalize_single(
     for sub in &attr.sub_attributes {
         if sub.required && sub.mutability != Mutability::ReadOnly && !out.contains_key(&sub.name) {
             return Err(ScimError::invalid_value(format!(
-                "attribute '{label}.{}' is required",
-                sub.name
+                "attribute '{}' is required",
+                label.sub(&sub.name)
             )));
         }
     }
@@ -424,7 +459,7 @@ fn normalize_single(
 fn normalize_scalar(
     attr: &Attribute,
     value: Value,
-    label: &str,
+    label: Label<'_>,
     rules: Rules,
 ) -> Result<Value, ScimError> {
     let wrong =
@@ -566,7 +601,7 @@ fn check_required(
         {
             return Err(ScimError::invalid_value(format!(
                 "attribute '{}' is required",
-                label(schema, is_core, &attr.name)
+                Label::of(schema, is_core, &attr.name)
             )));
         }
     }
@@ -621,7 +656,7 @@ pub fn check_immutable(old: &Value, new: &Value, rt: &ResourceType) -> Result<()
             let Some(old_v) = old_v else {
                 continue;
             };
-            let name = label(schema, is_core, &attr.name);
+            let name = Label::of(schema, is_core, &attr.name);
             if attr.mutability == Mutability::Immutable {
                 if new_v.is_some_and(|n| !values_equal(attr, old_v, n)) {
                     return Err(ScimError::mutability(format!(
