@@ -660,6 +660,10 @@ pub struct Results {
     pub paced_accepts: Measured,
     pub ack_latencies_us: Vec<u32>,
     pub missing_acks: usize,
+    /// Direct `POST /Users` to the target at the paced rate, after the latency phase: the
+    /// target's own latency at that rate on this machine at that time (the floor under the
+    /// push → target ack figure, which adds idrelay and, for scim2-server, the proxy hop).
+    pub target_paced: Measured,
     /// Problems: body mismatch, failed deliveries, refused pushes.
     pub problems: Vec<String>,
     pub perf: Option<String>,
@@ -1002,6 +1006,32 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
             .push(format!("{} paced pushes refused, first: {e}", paced.errors));
     }
     results.paced_accepts = paced;
+
+    // 5. The target's own latency at the same pace (same machine, same minute).
+    let clients = load::clients(args.concurrency)?;
+    let auth: Arc<str> = format!("Bearer {token}").into();
+    let url: Arc<str> = format!("{throughput_url}/Users").into();
+    let make: load::MakeRequest = Arc::new(move |c: &Client, worker, seq| {
+        let index = worker * 1_000_000 + seq as usize;
+        c.post(&*url)
+            .header("authorization", &*auth)
+            .header("content-type", SCIM_JSON)
+            .body(target_user(&user_name("direct", index)).to_string())
+    });
+    results.target_paced = load::run_paced(
+        &clients,
+        Duration::from_secs(args.latency_seconds),
+        rate,
+        StatusCode::CREATED,
+        make,
+    )
+    .await?;
+    if let Some(e) = &results.target_paced.first_error {
+        results.problems.push(format!(
+            "{} direct paced creates refused by the target, first: {e}",
+            results.target_paced.errors
+        ));
+    }
     idrelay.process.ensure_running()?;
     results.load_after = load_average();
     Ok(results)
@@ -1176,6 +1206,12 @@ fn table(r: &Results) -> String {
         &acks,
         acks.rate(),
     );
+    row(
+        &mut out,
+        &format!("  target alone, direct @ {:.0}/s", r.paced_rate),
+        &r.target_paced,
+        r.target_paced.rate(),
+    );
     let _ = writeln!(
         out,
         "\ndeliveries / target ceiling: {:.1} %{}",
@@ -1254,7 +1290,8 @@ fn to_json(r: &Results) -> Value {
         "latency": {"paced_rate_per_s": r.paced_rate,
                     "accept": phase_json(&r.paced_accepts, r.paced_accepts.rate()),
                     "ack_p50_us": ack(0.50), "ack_p90_us": ack(0.90), "ack_p99_us": ack(0.99), "ack_max_us": ack(1.0),
-                    "acks": r.ack_latencies_us.len(), "missing_acks": r.missing_acks},
+                    "acks": r.ack_latencies_us.len(), "missing_acks": r.missing_acks,
+                    "target_direct": phase_json(&r.target_paced, r.target_paced.rate())},
         "problems": r.problems,
         "perf_top": r.perf,
         "goals": goals(r).iter().map(|g| json!({"goal": g.name, "measured": g.measured, "pass": g.pass})).collect::<Vec<_>>(),
