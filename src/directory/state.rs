@@ -169,11 +169,7 @@ impl KindState {
     /// The id holding the (case-insensitive) unique name.
     pub fn by_unique_name(&self, name: &str) -> Option<&Arc<str>> {
         let name = name.to_lowercase();
-        let hash = text_hash(&name);
-        self.unique_names
-            .range((hash, IdKey::MIN)..)
-            .take_while(|(h, _)| *h == hash)
-            .filter_map(|(_, id)| self.by_id.get(id))
+        self.candidates(&self.unique_names, &name)
             .find(|entry| entry.unique_name.as_deref() == Some(name.as_str()))
             .map(|entry| &entry.id)
     }
@@ -201,11 +197,21 @@ impl KindState {
     /// The ids of the entries whose hashed key equals the hash of `key` (a superset of those
     /// whose value is `key`: callers check the candidates).
     fn hashed_lookup(&self, set: &OrdSet<(u64, IdKey)>, key: &str) -> Vec<Arc<str>> {
+        self.candidates(set, key)
+            .map(|entry| entry.id.clone())
+            .collect()
+    }
+
+    /// The entries a hashed index holds under the hash of `key`.
+    fn candidates<'s>(
+        &'s self,
+        set: &'s OrdSet<(u64, IdKey)>,
+        key: &str,
+    ) -> impl Iterator<Item = &'s Arc<Entry>> {
         let hash = text_hash(key);
         set.range((hash, IdKey::MIN)..)
-            .take_while(|(h, _)| *h == hash)
-            .filter_map(|(_, id)| self.by_id.get(id).map(|entry| entry.id.clone()))
-            .collect()
+            .take_while(move |(h, _)| *h == hash)
+            .filter_map(|(_, id)| self.by_id.get(id))
     }
 
     fn insert(&mut self, entry: Arc<Entry>, keys: &IndexKeys) {

@@ -17,6 +17,9 @@
 //!    in-process sink records the arrival of each user, or, for `scim2-server`, an in-process
 //!    recording proxy records when scim2-server's answer comes back (one extra loopback hop,
 //!    included in the figure). Latency = target ack − the instant the push was sent.
+//! 4. **The target alone**: `--concurrency` clients send `POST /Users` straight to the target
+//!    at the same pace for `--latency-seconds`: the target's own latency at that rate, the
+//!    floor under the previous figure (a reference, not a goal).
 //!
 //! Targets: `scim2-server` (spawned from the virtualenv, a fresh instance for the ceiling and
 //! another for idrelay so both start empty) or `sink` (an axum server in this process that
