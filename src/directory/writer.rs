@@ -1,27 +1,36 @@
 //! The directory writer: ONE task orders and applies the writes, ONE committer thread owns the
-//! store's write connection and commits them in batches (group commit).
+//! store's write connection and commits them in batches (group commit), ONE syncer thread makes
+//! the commits durable and answers them.
 //!
 //! The writer task (thread `idrelay-writer`, a single-threaded runtime of its own) applies each
 //! job as soon as it arrives: it runs the job's pure state function on the tenant's latest
 //! state (a failing job changes nothing and gets its own error) and adds the job's rows to the
 //! open batch. The committer (thread `idrelay-commit`) takes the open batch itself as soon as
-//! the previous batch is settled, writes all its rows in ONE transaction on its synchronous
-//! connection and commits it (one fsync for the batch), then publishes the new states and
-//! answers every job. While a batch commits, the writer already applies the next jobs on top
-//! of the state that batch will publish (pipelining: the serial state work overlaps the
-//! commit). The two share the open batch and the working states under one lock
-//! ([`Pipeline`]), held for one job or one hand-over at a time, so neither waits for the other
-//! thread to be scheduled: a commit's only wait is its fsync. Request handlers never delay
-//! either thread, and the states a batch superseded are freed after its jobs are answered.
+//! the previous batch is committed and handed on, writes all its rows in ONE transaction on its
+//! synchronous connection and commits it, without the WAL sync (see
+//! `crate::store::WriteConnection`). The syncer (thread `idrelay-sync`) takes every committed
+//! batch, syncs the WAL once for all of them (one fsync), then publishes their states and
+//! answers every job. So three things overlap: the writer applies the next jobs on top of the
+//! states the earlier batches will publish, the committer runs one batch's statements, and
+//! the syncer waits for the disk to flush the batch before it. The threads share the open
+//! batch and the working states under one lock ([`Pipeline`]), held for one job or one
+//! hand-over at a time, so none waits for another to be scheduled. Request handlers never
+//! delay these threads, and the states a batch superseded are freed after its jobs are
+//! answered.
 //!
 //! Invariants:
-//! - A job is answered with success only after the batch carrying it is committed.
-//! - Readers see only committed state: states are published after the commit, never before.
-//! - At most one batch is with the committer at a time; batches commit in the order the jobs
-//!   were applied.
-//! - If a commit fails, nothing is published and every job of that batch that changed
+//! - A job is answered with success only after the batch carrying it is committed and a WAL
+//!   sync that started after that commit has returned.
+//! - Readers see only durable state: states are published after the sync, never before.
+//! - Batches commit, sync and publish in the order the jobs were applied. At most one batch is
+//!   with the committer and [`MAX_UNSYNCED`] wait for the syncer.
+//! - If a commit fails, nothing of it is published and every job of that batch that changed
 //!   something gets a 500; so does every job of the open batch (it was applied on top of the
-//!   failed batch), and the writer starts again from the last committed states.
+//!   failed batch), and once the batches before it are published the writer starts again from
+//!   the published states.
+//! - If a WAL sync fails, the jobs of the batches it covered get a 500 and so does every later
+//!   job: the pipeline stops (no later sync could prove those commits durable; idrelay must
+//!   restart and read what the disk kept).
 //! - Rows-only jobs ([`WriterHandle::submit_rows`]: provisioning events, deliveries, logs) ride
 //!   in the same batches and get the same guarantees, without touching directory state.
 //! - A failing job leaves the working state as it was: [`WriterHandle::submit`] keeps an O(1)
@@ -29,7 +38,7 @@
 //!   before their first change, and skips that copy (it makes every later change in the batch
 //!   path-copy the persistent maps). If such a function panics anyway, the state may be half
 //!   changed: its open batch is refused as a whole (every job in it gets a 500) and the writer
-//!   starts again from the committed states.
+//!   starts again from the published states.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -88,8 +97,9 @@ impl WriterHandle {
     /// their own threads (see [`spawn_writer_threads`]).
     pub async fn start(store: &Store) -> Result<WriterHandle, StoreError> {
         let conn = store.write_connection()?;
+        let wal = conn.wal_sync()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        spawn_writer_threads(conn, rx)?;
+        spawn_writer_threads(conn, move || wal.sync(), rx)?;
         Ok(WriterHandle { tx })
     }
 
@@ -316,20 +326,41 @@ struct Sealed {
     replies: Vec<Pending>,
 }
 
-/// What the writer task and the committer thread share, under [`Shared::pipeline`].
+/// A batch committed to the store and waiting for the WAL sync.
+struct Committed {
+    states: Vec<(Arc<ArcSwap<TenantState>>, TenantState)>,
+    replies: Vec<Pending>,
+    /// The batch wrote rows (a batch of refused jobs has nothing to sync).
+    wrote: bool,
+}
+
+/// Committed batches that wait for the syncer to take them before the committer commits
+/// another: one commits while the previous one syncs, and the batches in between stay large
+/// (every transaction rewrites the pages it touches, so many small ones cost more).
+const MAX_UNSYNCED: usize = 1;
+
+/// What the writer task, the committer and the syncer share, under [`Shared::pipeline`].
 #[derive(Default)]
 struct Pipeline {
     /// The batch being filled.
     open: Option<Open>,
-    /// The latest working state of every cell touched since nothing was committing.
+    /// The latest working state of every cell touched since nothing was in flight.
     ahead: Ahead,
-    /// A batch is with the committer (taken and not yet settled).
-    committing: bool,
-    /// The committer waits for an open batch.
+    /// Batches taken by the committer and not yet settled (published, or refused).
+    in_flight: usize,
+    /// Batches committed to the store that the syncer has not taken yet, oldest first.
+    unsynced: Vec<Committed>,
+    /// The committer waits (for an open batch, for room in `unsynced`, or for the batches in
+    /// flight to settle).
     idle: bool,
+    /// The syncer waits for a committed batch.
+    syncer_idle: bool,
     /// Every handle is dropped: the committer ends once the open batch is settled.
     closed: bool,
-    /// The committer thread ended unexpectedly (a panic): every later job gets a 500.
+    /// The committer has ended: the syncer ends once `unsynced` is empty.
+    committer_done: bool,
+    /// A thread of the pipeline ended unexpectedly (a panic) or a WAL sync failed: every
+    /// later job gets a 500.
     stopped: bool,
 }
 
@@ -337,6 +368,8 @@ struct Shared {
     pipeline: Mutex<Pipeline>,
     /// Wakes the idle committer.
     work: Condvar,
+    /// Wakes the idle syncer.
+    sync: Condvar,
     /// Signalled each time the committer takes a batch (a full open batch waits for it).
     taken: Notify,
 }
@@ -347,15 +380,77 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pipeline> {
         self.pipeline.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Waits on `condvar` with the pipeline lock, flagging the wait in `flag`.
+    fn wait<'a>(
+        &self,
+        condvar: &Condvar,
+        mut pipeline: MutexGuard<'a, Pipeline>,
+        flag: fn(&mut Pipeline) -> &mut bool,
+    ) -> MutexGuard<'a, Pipeline> {
+        *flag(&mut pipeline) = true;
+        let mut pipeline = condvar
+            .wait(pipeline)
+            .unwrap_or_else(PoisonError::into_inner);
+        *flag(&mut pipeline) = false;
+        pipeline
+    }
+
+    /// Waits until every batch in flight is settled (its states published, or refused).
+    fn wait_settled<'a>(&self, mut pipeline: MutexGuard<'a, Pipeline>) -> MutexGuard<'a, Pipeline> {
+        while pipeline.in_flight > 0 && !pipeline.stopped {
+            pipeline = self.wait(&self.work, pipeline, |p| &mut p.idle);
+        }
+        pipeline
+    }
+
+    /// After a batch failed: once the batches before it are settled, the writer starts again
+    /// from the published states, and the open batch (applied on top of the failed one) is
+    /// refused.
+    fn restart_after_failure(&self, pipeline: MutexGuard<'_, Pipeline>) {
+        let mut pipeline = self.wait_settled(pipeline);
+        pipeline.ahead.clear();
+        let doomed = pipeline.open.take();
+        drop(pipeline);
+        self.taken.notify_one();
+        if let Some(open) = doomed {
+            open.fail();
+        }
+    }
+
+    /// Stops the pipeline for good: the open batch and every later job get a 500.
+    fn stop(&self) {
+        let (open, unsynced) = {
+            let mut pipeline = self.lock();
+            pipeline.stopped = true;
+            let unsynced = std::mem::take(&mut pipeline.unsynced);
+            pipeline.in_flight = pipeline.in_flight.saturating_sub(unsynced.len());
+            (pipeline.open.take(), unsynced)
+        };
+        self.work.notify_one();
+        self.sync.notify_one();
+        self.taken.notify_one();
+        for batch in unsynced {
+            not_stored(batch.replies);
+        }
+        if let Some(open) = open {
+            open.fail();
+        }
+    }
 }
 
 /// Starts the writer task on a thread of its own, with a single-threaded tokio runtime, and
-/// the committer on another thread: the serial path of every write (apply, seal, commit,
-/// publish, answer) then never waits in the server runtime's task queues behind request
-/// handlers. The committer takes the open batch itself as soon as the previous one is
-/// settled, so a commit never waits for the writer thread to be scheduled. Both threads end
-/// once every [`WriterHandle`] is dropped and the last batch is settled.
-fn spawn_writer_threads(conn: WriteConnection, rx: mpsc::Receiver<Job>) -> Result<(), StoreError> {
+/// the committer and the syncer on two more: the serial path of every write (apply, seal,
+/// commit, sync, publish, answer) then never waits in the server runtime's task queues behind
+/// request handlers. The committer takes the open batch itself as soon as the previous one is
+/// committed (and the one before it is syncing), so a commit never waits for the writer
+/// thread to be scheduled. The threads end once every [`WriterHandle`] is dropped and the last
+/// batch is settled.
+fn spawn_writer_threads(
+    conn: WriteConnection,
+    sync: impl FnMut() -> Result<(), StoreError> + Send + 'static,
+    rx: mpsc::Receiver<Job>,
+) -> Result<(), StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -363,25 +458,31 @@ fn spawn_writer_threads(conn: WriteConnection, rx: mpsc::Receiver<Job>) -> Resul
     let shared = Arc::new(Shared {
         pipeline: Mutex::new(Pipeline::default()),
         work: Condvar::new(),
+        sync: Condvar::new(),
         taken: Notify::new(),
     });
+    let syncer = shared.clone();
+    std::thread::Builder::new()
+        .name("idrelay-sync".into())
+        .spawn(move || {
+            if catch_unwind(AssertUnwindSafe(|| sync_batches(&syncer, sync))).is_err() {
+                // The jobs of the batches it held were answered as their replies unwound.
+                tracing::error!("the directory syncer stopped unexpectedly");
+                syncer.stop();
+            }
+        })
+        .map_err(StoreError::WriterThread)?;
     let committer = shared.clone();
     std::thread::Builder::new()
         .name("idrelay-commit".into())
         .spawn(move || {
             if catch_unwind(AssertUnwindSafe(|| commit_batches(&committer, conn))).is_err() {
-                // The jobs of the batch it held were answered as their replies unwound;
-                // refuse the open batch and every later job instead of leaving them waiting.
+                // The jobs of the batch it held were answered as their replies unwound.
                 tracing::error!("the directory committer stopped unexpectedly");
-                let open = {
-                    let mut pipeline = committer.lock();
-                    pipeline.stopped = true;
-                    pipeline.open.take()
-                };
-                if let Some(open) = open {
-                    open.fail();
-                }
+                committer.stop();
             }
+            committer.lock().committer_done = true;
+            committer.sync.notify_one();
         })
         .map_err(StoreError::WriterThread)?;
     std::thread::Builder::new()
@@ -414,14 +515,14 @@ async fn apply_jobs(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
             let Pipeline {
                 open,
                 ahead,
-                committing,
+                in_flight,
                 idle,
                 ..
             } = &mut *pipeline;
             let batch = open.get_or_insert_with(|| {
-                if !*committing {
-                    // Nothing is committing: the published states are the latest ones
-                    // (after a failure they are what is left).
+                if *in_flight == 0 {
+                    // Nothing is in flight: the published states are the latest ones (after
+                    // a failure they are what is left).
                     ahead.clear();
                 }
                 Open::new()
@@ -440,49 +541,52 @@ async fn apply_jobs(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     shared.work.notify_one();
 }
 
-/// The committer thread: takes the open batch, commits it, then publishes its states and
-/// answers its jobs; waits while there is none.
+/// The committer thread: takes the open batch, commits it, and hands it to the syncer; waits
+/// while there is none, or while the previous batch has not been taken by the syncer.
 fn commit_batches(shared: &Shared, mut conn: WriteConnection) {
     loop {
         let mut pipeline = shared.lock();
         let batch = loop {
-            if let Some(batch) = pipeline.open.take() {
+            if pipeline.unsynced.len() < MAX_UNSYNCED
+                && let Some(batch) = pipeline.open.take()
+            {
                 break batch;
             }
-            if pipeline.closed {
+            if pipeline.closed && pipeline.open.is_none() {
+                // The connection closes only after every batch is settled.
+                drop(shared.wait_settled(pipeline));
                 return;
             }
-            pipeline.idle = true;
-            pipeline = shared
-                .work
-                .wait(pipeline)
-                .unwrap_or_else(PoisonError::into_inner);
-            pipeline.idle = false;
+            pipeline = shared.wait(&shared.work, pipeline, |p| &mut p.idle);
         };
-        if batch.broken {
-            // A job panicked half-way: refuse the batch. Nothing is committing, so the
-            // published states are the latest whole ones.
-            pipeline.ahead.clear();
+        if pipeline.stopped {
             drop(pipeline);
             shared.taken.notify_one();
+            batch.fail();
+            continue;
+        }
+        if batch.broken {
+            // A job panicked half-way: refuse the batch, and start again from the published
+            // states once the batches before it are.
             tracing::error!(
                 jobs = batch.jobs,
                 "a directory change failed unexpectedly; its batch is refused"
             );
+            shared.restart_after_failure(pipeline);
             batch.fail();
             continue;
         }
         let sealed = batch.seal(&pipeline.ahead);
-        pipeline.committing = true;
+        pipeline.in_flight += 1;
         drop(pipeline);
         shared.taken.notify_one();
-        settle(shared, &mut conn, sealed);
+        commit(shared, &mut conn, sealed);
     }
 }
 
-/// Commits one sealed batch; on success publishes its states and answers its jobs, on failure
-/// answers them (and every job of the open batch, applied on top of it) with a 500.
-fn settle(shared: &Shared, conn: &mut WriteConnection, sealed: Sealed) {
+/// Commits one sealed batch (not yet durable) and hands it to the syncer; on failure answers
+/// its jobs (and every job of the open batch, applied on top of it) with a 500.
+fn commit(shared: &Shared, conn: &mut WriteConnection, sealed: Sealed) {
     let Sealed {
         writes,
         jobs,
@@ -490,10 +594,11 @@ fn settle(shared: &Shared, conn: &mut WriteConnection, sealed: Sealed) {
         replies,
     } = sealed;
     let started = std::time::Instant::now();
-    let outcome = if writes.is_empty() {
-        Ok(())
+    let wrote = !writes.is_empty();
+    let outcome = if wrote {
+        conn.commit_unsynced(&writes, jobs)
     } else {
-        conn.commit(&writes, jobs)
+        Ok(())
     };
     tracing::debug!(
         jobs,
@@ -502,51 +607,141 @@ fn settle(shared: &Shared, conn: &mut WriteConnection, sealed: Sealed) {
         "batch committed"
     );
     drop(writes);
+    let mut pipeline = shared.lock();
     match outcome {
+        Ok(()) if pipeline.stopped => {
+            pipeline.in_flight -= 1;
+            drop(pipeline);
+            not_stored(replies);
+        }
         Ok(()) => {
-            // The superseded states are dropped only after every job is answered: dropping
-            // them frees the nodes the batch path-copied, which is work no answer waits for.
-            let mut superseded = Vec::with_capacity(states.len());
-            let published: Vec<Arc<TenantState>> = states
-                .into_iter()
-                .map(|(cell, state)| {
-                    let state = Arc::new(state);
-                    superseded.push(cell.swap(state.clone()));
-                    state
-                })
-                .collect();
-            // Published first: the writer may start from the published states from now on.
-            shared.lock().committing = false;
-            // New change-log rows are committed and their states published: wake the
-            // real-time pushers (after the publish, so they find what they read).
-            if !published.is_empty() {
-                crate::realtime::push::change_log_grew();
+            pipeline.unsynced.push(Committed {
+                states,
+                replies,
+                wrote,
+            });
+            let wake = pipeline.syncer_idle;
+            drop(pipeline);
+            if wake {
+                shared.sync.notify_one();
             }
-            for pending in replies {
-                match pending {
-                    Pending::Tenant(slot, reply) => reply(Ok(published[slot].clone())),
-                    Pending::Rows(reply) => reply(Ok(())),
-                }
-            }
-            drop(superseded);
         }
         Err(error) => {
-            // Every job applied since was applied on top of this batch: refuse them too, and
-            // start again from the published states.
-            let doomed = {
-                let mut pipeline = shared.lock();
-                pipeline.committing = false;
-                pipeline.ahead.clear();
-                pipeline.open.take()
-            };
-            shared.taken.notify_one();
+            pipeline.in_flight -= 1;
             tracing::error!(%error, jobs, "directory batch not committed");
+            shared.restart_after_failure(pipeline);
             not_stored(replies);
-            if let Some(open) = doomed {
-                open.fail();
+        }
+    }
+}
+
+/// The syncer thread: takes every committed batch, syncs the WAL once for all of them, then
+/// publishes their states and answers their jobs in commit order. A failed sync stops the
+/// pipeline: those commits may or may not be on the disk, and the kernel may have dropped
+/// the pages it could not write, so no later sync could prove them durable (every job since
+/// gets a 500 until idrelay restarts and reads what the disk kept).
+fn sync_batches(shared: &Shared, mut sync: impl FnMut() -> Result<(), StoreError>) {
+    loop {
+        let (batches, stopped) = {
+            let mut pipeline = shared.lock();
+            loop {
+                if !pipeline.unsynced.is_empty() {
+                    break;
+                }
+                if pipeline.committer_done {
+                    return;
+                }
+                pipeline = shared.wait(&shared.sync, pipeline, |p| &mut p.syncer_idle);
+            }
+            let batches = std::mem::take(&mut pipeline.unsynced);
+            let wake = pipeline.idle;
+            let stopped = pipeline.stopped;
+            drop(pipeline);
+            if wake {
+                shared.work.notify_one();
+            }
+            (batches, stopped)
+        };
+        let started = std::time::Instant::now();
+        let outcome = if stopped {
+            Err(None)
+        } else if batches.iter().any(|batch| batch.wrote) {
+            sync().map_err(Some)
+        } else {
+            Ok(())
+        };
+        tracing::debug!(
+            batches = batches.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "batches synced"
+        );
+        match outcome {
+            Ok(()) => publish(shared, batches),
+            Err(error) => {
+                if let Some(error) = error {
+                    tracing::error!(
+                        %error,
+                        "the directory's write-ahead log could not be synced; every write is \
+                         refused until idrelay restarts"
+                    );
+                }
+                {
+                    let mut pipeline = shared.lock();
+                    pipeline.in_flight -= batches.len();
+                }
+                for batch in batches {
+                    not_stored(batch.replies);
+                }
+                shared.stop();
             }
         }
     }
+}
+
+/// Publishes the states of durable batches and answers their jobs.
+fn publish(shared: &Shared, batches: Vec<Committed>) {
+    // The superseded states are dropped only after every job is answered: dropping them frees
+    // the nodes the batches path-copied, which is work no answer waits for.
+    let mut superseded = Vec::new();
+    let mut answers = Vec::with_capacity(batches.len());
+    let settled = batches.len();
+    let mut published_any = false;
+    for batch in batches {
+        let published: Vec<Arc<TenantState>> = batch
+            .states
+            .into_iter()
+            .map(|(cell, state)| {
+                let state = Arc::new(state);
+                superseded.push(cell.swap(state.clone()));
+                state
+            })
+            .collect();
+        published_any |= !published.is_empty();
+        answers.push((published, batch.replies));
+    }
+    // Published first: the writer may start from the published states from now on.
+    let wake = {
+        let mut pipeline = shared.lock();
+        pipeline.in_flight -= settled;
+        pipeline.idle && pipeline.in_flight == 0
+    };
+    if wake {
+        shared.work.notify_one();
+    }
+    // New change-log rows are durable and their states published: wake the real-time
+    // pushers (after the publish, so they find what they read).
+    if published_any {
+        crate::realtime::push::change_log_grew();
+    }
+    for (published, replies) in answers {
+        for pending in replies {
+            match pending {
+                Pending::Tenant(slot, reply) => reply(Ok(published[slot].clone())),
+                Pending::Rows(reply) => reply(Ok(())),
+            }
+        }
+    }
+    drop(superseded);
 }
 
 #[cfg(test)]
@@ -732,6 +927,44 @@ mod rows_tests {
             store.load_tenant("acme").await.unwrap().users.len(),
             acknowledged.len() + 1
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_wal_sync_refuses_its_jobs_and_every_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let conn = store.write_connection().unwrap();
+        let wal = conn.wal_sync().unwrap();
+        let syncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = syncs.clone();
+        let sync = move || {
+            if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                wal.sync()
+            } else {
+                Err(StoreError::WalSync {
+                    action: "sync the write-ahead log",
+                    source: std::io::Error::other("the disk went away"),
+                })
+            }
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        spawn_writer_threads(conn, sync, rx).unwrap();
+        let writer = WriterHandle { tx };
+        let cell = Arc::new(ArcSwap::from_pointee(TenantState::new("acme")));
+        create_user(&writer, &cell, "synced").await.unwrap();
+        // Committed, but its sync fails: refused and not published.
+        let unsynced = create_user(&writer, &cell, "unsynced").await.unwrap_err();
+        assert_eq!(unsynced.status, 500);
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Every later job is refused without another commit or sync.
+        let later = create_user(&writer, &cell, "later").await.unwrap_err();
+        assert_eq!(later.status, 500);
+        let rows = writer.submit_rows(|_| Ok(())).await.unwrap_err();
+        assert_eq!(rows.status, 500);
+        assert_eq!(syncs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let published = cell.load();
+        assert_eq!(published.of(Kind::User).len(), 1);
+        assert!(published.of(Kind::User).by_unique_name("synced").is_some());
     }
 
     #[test]

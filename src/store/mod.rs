@@ -1,15 +1,18 @@
-//! Persistence: one SQLite file per data directory (`idrelay.db`, WAL, `synchronous=FULL`,
-//! foreign keys) with embedded migrations, plus the row writes of the directory's group commit.
+//! Persistence: one SQLite file per data directory (`idrelay.db`, WAL, `synchronous=FULL` except
+//! on the write connection, which syncs the WAL itself: see `write_connection`; foreign keys) with embedded migrations, plus the row writes of the directory's group commit.
 //!
 //! Invariants:
 //! - Exactly one [`WriteConnection`] is used, by the directory committer thread; a batch of row
 //!   writes is applied in ONE transaction (its statements built by `script`), so a commit (one
 //!   fsync) covers a whole batch and the change records commit together with the rows they
 //!   describe.
-//! - Reads done here (loading a tenant, reading the change log) see committed data only.
+//! - Reads done here (loading a tenant, reading the change log) see committed data only; the
+//!   reads whose results leave the process (the change log, pending deliveries) return only
+//!   once everything they could see is durable (`durability`).
 //! - Errors never carry resource bodies or secrets, only what failed.
 
 mod checkpoint;
+mod durability;
 mod jobs;
 mod migrations;
 mod multi_row;
@@ -47,7 +50,7 @@ pub use rows::{
     ChangeRecord, Operation, RowWrite, StoredMembership, StoredResource, TenantRows,
     format_timestamp,
 };
-pub use write_connection::WriteConnection;
+pub use write_connection::{WalSync, WriteConnection};
 
 use crate::directory::{Kind, Origin};
 use rows::parse_kind;
@@ -73,6 +76,17 @@ pub enum StoreError {
         action: &'static str,
         source: rusqlite::Error,
     },
+    /// The WAL sync failed: commits since the last sync may not be durable. Kernels may drop
+    /// the unwritten pages after reporting this, so a later sync succeeding proves nothing.
+    #[error("cannot {action}: {source}")]
+    WalSync {
+        action: &'static str,
+        source: std::io::Error,
+    },
+    /// A read could have seen commits that a failed WAL sync left without proof of
+    /// durability.
+    #[error("the store could not make its latest commits durable; restart idrelay")]
+    NotDurable,
     #[error("the database has schema version {version}, which this idrelay does not know")]
     SchemaTooNew { version: i64 },
     #[error("corrupt row in {table}: {detail}")]
@@ -98,6 +112,7 @@ pub struct StoreStats {
 struct Counters {
     commits: AtomicU64,
     jobs: AtomicU64,
+    durability: durability::Durability,
 }
 
 /// The store of one data directory. Cheap to clone.
@@ -241,7 +256,8 @@ impl Store {
         self.pending_deliveries_after(0, limit).await
     }
 
-    /// Pending deliveries with `seq > after_seq`, oldest first, at most `limit` (paging).
+    /// Pending deliveries with `seq > after_seq`, oldest first, at most `limit` (paging), all
+    /// durable.
     pub async fn pending_deliveries_after(
         &self,
         after_seq: i64,
@@ -260,6 +276,7 @@ impl Store {
         .fetch_all(&self.inner.readers)
         .await
         .map_err(StoreError::sql("read pending deliveries"))?;
+        self.until_durable().await?;
         rows.iter()
             .map(provisioning::pending_delivery_row)
             .collect()
@@ -416,7 +433,15 @@ impl Store {
         rows.iter().map(provisioning::log_row).collect()
     }
 
-    /// Change records of `tenant` with `seq > after`, oldest first, at most `limit`.
+    /// Called after a read whose result leaves the process: waits until every commit the read
+    /// could have seen is durable (see `durability`).
+    async fn until_durable(&self) -> Result<(), StoreError> {
+        let durability = &self.inner.counters.durability;
+        durability.until_durable(durability.visible_through()).await
+    }
+
+    /// Change records of `tenant` with `seq > after`, oldest first, at most `limit`, all
+    /// durable.
     pub async fn changes(
         &self,
         tenant: &str,
@@ -433,6 +458,7 @@ impl Store {
         .fetch_all(&self.inner.readers)
         .await
         .map_err(StoreError::sql("read the change log"))?;
+        self.until_durable().await?;
         rows.iter().map(change_row).collect()
     }
 }

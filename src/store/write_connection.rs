@@ -6,11 +6,27 @@
 //! for a core on a busy machine, plus one wake-up of the waiting task per statement result);
 //! here the committer thread runs the statements itself, and its only wait is the fsync.
 //!
+//! Why the WAL sync is separate: with `synchronous=FULL` SQLite syncs the write-ahead log inside
+//! every `COMMIT`, so the committer could not run the next batch's statements while the disk
+//! flushed the last one. This connection runs with `synchronous=NORMAL`, which differs from
+//! `FULL` in WAL mode in exactly one place (SQLite's `walSyncFlags`: NORMAL keeps the WAL
+//! header sync and every checkpoint sync, and drops only the WAL sync at commit), and makes up
+//! for that sync with its own: [`WalSync`] holds a descriptor of the same WAL file, and
+//! `fdatasync` on it flushes every page written to that file by any descriptor. The directory
+//! committer hands each committed batch to a syncer thread ([`crate::directory`]'s writer),
+//! which syncs and only then answers the batch's jobs, while the committer goes on with the
+//! next batch.
+//!
 //! Invariants:
-//! - Opened with the same settings as every other connection of the store (WAL,
-//!   `synchronous=FULL`, foreign keys, busy timeout), plus the writer's high automatic
-//!   checkpoint threshold (see `checkpoint`). A commit is durable when [`WriteConnection::commit`]
-//!   returns `Ok`.
+//! - Opened with the same settings as every other connection of the store (WAL, foreign keys,
+//!   busy timeout) except `synchronous=NORMAL` (above), plus the writer's high automatic
+//!   checkpoint threshold (see `checkpoint`).
+//! - A commit is durable when [`WriteConnection::commit`] returns `Ok`; one made by
+//!   [`WriteConnection::commit_unsynced`] is durable once a [`WalSync::sync`] that started
+//!   after it returned has returned `Ok`. Nothing may be acknowledged before that.
+//! - The WAL file is never deleted while the write connection is open (SQLite removes it only
+//!   when the database's last connection closes), so [`WalSync`]'s descriptor stays on the
+//!   file SQLite writes.
 //! - All or nothing: when any statement or the commit fails, the transaction is rolled back
 //!   before the error is returned. Errors name what failed, never bodies, binds or secrets.
 //! - Every statement is prepared once and kept in the connection's cache ([`STATEMENT_CACHE`]
@@ -18,7 +34,8 @@
 //!   kind, and multi-row chunks come in seven sizes per table (see `multi_row`), so fewer than
 //!   a hundred texts exist and a batch never prepares a statement twice.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -37,6 +54,73 @@ pub const STATEMENT_CACHE: usize = 128;
 pub struct WriteConnection {
     conn: Connection,
     counters: Arc<Counters>,
+    /// The connection's WAL file, for [`WriteConnection::commit`]'s sync.
+    wal: WalSync,
+}
+
+/// A descriptor of the write connection's WAL file: [`WalSync::sync`] makes every commit that
+/// returned before it started durable.
+pub struct WalSync {
+    file: File,
+    counters: Arc<Counters>,
+}
+
+impl WalSync {
+    fn open(path: &Path, counters: Arc<Counters>) -> Result<WalSync, StoreError> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|source| StoreError::WalSync {
+                action: "open the write-ahead log",
+                source,
+            })?;
+        Ok(WalSync { file, counters })
+    }
+
+    fn try_clone(&self) -> Result<WalSync, StoreError> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|source| StoreError::WalSync {
+                action: "open the write-ahead log",
+                source,
+            })?;
+        Ok(WalSync {
+            file,
+            counters: self.counters.clone(),
+        })
+    }
+
+    /// Flushes the WAL file's data to the disk (`fdatasync`, as SQLite's own WAL sync does):
+    /// every commit that returned before this started is durable when it returns `Ok`.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let durability = &self.counters.durability;
+        let covered = durability.covered_by_next_sync();
+        match self.file.sync_data() {
+            // After a failed sync the kernel may have dropped pages it could not write, and
+            // reported that once per open file: a later sync succeeding proves nothing.
+            Ok(()) if durability.has_failed() => Err(StoreError::NotDurable),
+            Ok(()) => {
+                durability.synced(covered);
+                Ok(())
+            }
+            Err(source) => {
+                durability.sync_failed();
+                Err(StoreError::WalSync {
+                    action: "sync the write-ahead log",
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// SQLite's name for a database's write-ahead log: the database path with `-wal` appended.
+fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 impl WriteConnection {
@@ -56,19 +140,44 @@ impl WriteConnection {
         .map_err(open)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA wal_autocheckpoint = {};",
             checkpoint::WRITER_AUTOCHECKPOINT_PAGES
         ))
         .map_err(open)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(WriteConnection { conn, counters })
+        // A read opens the write-ahead log (creating it when missing), so that its file exists
+        // for `WalSync` to open.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(open)?;
+        let wal = WalSync::open(&wal_path(path), counters.clone())?;
+        Ok(WriteConnection {
+            conn,
+            counters,
+            wal,
+        })
     }
 
-    /// Applies `writes` in one transaction and commits; `jobs` is how many writer jobs the batch
-    /// carried (for [`super::Store::stats`]). Nothing is applied when this fails.
+    /// Applies `writes` in one transaction, commits, and syncs the WAL: durable on `Ok`.
+    /// `jobs` is how many writer jobs the batch carried (for [`super::Store::stats`]). Nothing
+    /// is applied when this fails.
     pub fn commit(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
+        self.commit_unsynced(writes, jobs)?;
+        self.wal.sync()
+    }
+
+    /// A second handle on the WAL file, for a syncer thread.
+    pub fn wal_sync(&self) -> Result<WalSync, StoreError> {
+        self.wal.try_clone()
+    }
+
+    /// Like [`WriteConnection::commit`] without the sync: the commit is visible to readers at
+    /// once, and durable only once a [`WalSync::sync`] that started after this returned has
+    /// returned `Ok` (see the module invariants).
+    pub fn commit_unsynced(&mut self, writes: &[RowWrite], jobs: usize) -> Result<(), StoreError> {
         let script = Script::of_batch(writes)?;
+        let durability = &self.counters.durability;
+        let attempt = durability.begin();
         let outcome = self.run(&script);
         if let Err(source) = outcome {
             // The failing statement stopped the batch inside the transaction (or the commit
@@ -76,11 +185,18 @@ impl WriteConnection {
             if let Err(error) = self.conn.execute_batch("ROLLBACK") {
                 tracing::debug!(%error, "rollback after a failed batch");
             }
+            durability.finish(attempt);
+            // Readers that may have waited for this attempt need a sync that covers it, and
+            // no batch may follow to bring one (a failed sync is recorded for them).
+            if let Err(error) = self.wal.sync() {
+                tracing::error!(%error, "WAL sync after a failed batch");
+            }
             return Err(StoreError::Write {
                 action: "commit a batch",
                 source,
             });
         }
+        durability.finish(attempt);
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
         self.counters.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
         Ok(())
@@ -110,4 +226,86 @@ fn bind_all(statement: &mut rusqlite::Statement<'_>, binds: &[Bind]) -> rusqlite
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::directory::{Kind, Origin};
+    use crate::store::{Operation, Store};
+
+    fn change(id: &str) -> RowWrite {
+        RowWrite::Change {
+            tenant: Arc::from("acme"),
+            kind: Kind::User,
+            entity_id: Arc::from(id),
+            operation: Operation::Create,
+            origin: Origin::ScimV2,
+            at: Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_wal_sync_holds_the_file_sqlite_writes_its_commits_to() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().unwrap();
+        let wal = conn.wal_sync().unwrap();
+        conn.commit_unsynced(&[change("u1")], 1).unwrap();
+        let on_disk = std::fs::metadata(dir.path().join("idrelay.db-wal")).unwrap();
+        let held = wal.file.metadata().unwrap();
+        assert_eq!(held.ino(), on_disk.ino());
+        assert_eq!(held.dev(), on_disk.dev());
+        assert!(held.len() > 0, "the commit went to this file");
+        wal.sync().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_change_log_is_read_only_once_what_it_shows_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().unwrap();
+        let wal = conn.wal_sync().unwrap();
+        conn.commit(&[change("u1")], 1).unwrap();
+        assert_eq!(store.changes("acme", 0, 10).await.unwrap().len(), 1);
+        conn.commit_unsynced(&[change("u2")], 1).unwrap();
+        let reading = tokio::spawn({
+            let store = store.clone();
+            async move { store.changes("acme", 0, 10).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !reading.is_finished(),
+            "the second change is committed but not synced"
+        );
+        wal.sync().unwrap();
+        let read = reading.await.unwrap().unwrap();
+        let ids: Vec<&str> = read.iter().map(|c| c.entity_id.as_str()).collect();
+        assert_eq!(ids, ["u1", "u2"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_leaves_no_reader_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mut conn = store.write_connection().unwrap();
+        let broken = RowWrite::AddMember {
+            tenant: Arc::from("acme"),
+            group_id: Arc::from("no-such-group"),
+            member_id: Arc::from("u1"),
+            member_type: Kind::User,
+        };
+        assert!(conn.commit_unsynced(&[change("u1"), broken], 1).is_err());
+        let read = tokio::time::timeout(Duration::from_secs(5), store.changes("acme", 0, 10))
+            .await
+            .expect("the rolled-back attempt is not waited for")
+            .unwrap();
+        assert!(read.is_empty());
+    }
 }
