@@ -8,7 +8,7 @@
 //!   describe.
 //! - Reads done here (loading a tenant, reading the change log) see committed data only; the
 //!   reads whose results leave the process (the change log, pending deliveries) return only
-//!   once everything they could see is durable (`durability`).
+//!   rows that are durable (`durability`).
 //! - Errors never carry resource bodies or secrets, only what failed.
 
 mod checkpoint;
@@ -83,8 +83,7 @@ pub enum StoreError {
         action: &'static str,
         source: std::io::Error,
     },
-    /// A read could have seen commits that a failed WAL sync left without proof of
-    /// durability.
+    /// A WAL sync failed earlier: no later sync can prove the commits since durable.
     #[error("the store could not make its latest commits durable; restart idrelay")]
     NotDurable,
     #[error("the database has schema version {version}, which this idrelay does not know")]
@@ -154,6 +153,10 @@ impl Store {
         if !applied.is_empty() {
             tracing::info!(versions = ?applied, "applied store migrations");
         }
+        // An earlier process may have left commits it had not synced yet: sync them, so that
+        // everything on disk starts out durable (see `durability`).
+        write_connection::sync_left_over_wal(&data_dir.join(DB_FILE))?;
+        let marks = durability_marks(&mut conn).await?;
         conn.close()
             .await
             .map_err(StoreError::sql("close the migration connection"))?;
@@ -164,6 +167,7 @@ impl Store {
             .map_err(StoreError::sql("open read connections"))?;
         let event_seq = EventSeq::starting_after(provisioning::last_event_seq(&readers).await?);
         let counters = Arc::new(Counters::default());
+        counters.durability.start_at(marks);
         let commits = counters.clone();
         let checkpointer = checkpoint::Checkpointer::start(options.clone(), move || {
             commits.commits.load(Ordering::Relaxed)
@@ -268,15 +272,15 @@ impl Store {
                     d.attempts, d.next_attempt_at, e.source_system_id, e.operation, e.payload,
                     e.accepted_at
                FROM deliveries d JOIN provisioning_events e ON e.seq = d.event_seq
-              WHERE d.state = 'pending' AND d.seq > ?
+              WHERE d.state = 'pending' AND d.seq > ? AND d.seq <= ?
               ORDER BY d.seq LIMIT ?",
         )
         .bind(after_seq)
+        .bind(self.inner.counters.durability.durable().deliveries)
         .bind(i64::from(limit))
         .fetch_all(&self.inner.readers)
         .await
         .map_err(StoreError::sql("read pending deliveries"))?;
-        self.until_durable().await?;
         rows.iter()
             .map(provisioning::pending_delivery_row)
             .collect()
@@ -433,13 +437,6 @@ impl Store {
         rows.iter().map(provisioning::log_row).collect()
     }
 
-    /// Called after a read whose result leaves the process: waits until every commit the read
-    /// could have seen is durable (see `durability`).
-    async fn until_durable(&self) -> Result<(), StoreError> {
-        let durability = &self.inner.counters.durability;
-        durability.until_durable(durability.visible_through()).await
-    }
-
     /// Change records of `tenant` with `seq > after`, oldest first, at most `limit`, all
     /// durable.
     pub async fn changes(
@@ -450,17 +447,35 @@ impl Store {
     ) -> Result<Vec<ChangeRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, tenant, kind, entity_id, operation, origin, at FROM changes
-             WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
+             WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
         )
         .bind(tenant)
         .bind(after)
+        .bind(self.inner.counters.durability.durable().changes)
         .bind(i64::from(limit))
         .fetch_all(&self.inner.readers)
         .await
         .map_err(StoreError::sql("read the change log"))?;
-        self.until_durable().await?;
         rows.iter().map(change_row).collect()
     }
+}
+
+/// The highest sequence numbers given out so far in the tables whose rows leave the process.
+async fn durability_marks(conn: &mut SqliteConnection) -> Result<durability::Marks, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, seq FROM sqlite_sequence WHERE name IN ('changes', 'deliveries')",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::sql("read the sequence numbers"))?;
+    let mut marks = durability::Marks::default();
+    for (name, seq) in rows {
+        match name.as_str() {
+            "changes" => marks.changes = seq,
+            _ => marks.deliveries = seq,
+        }
+    }
+    Ok(marks)
 }
 
 fn timestamp(row: &SqliteRow, column: &str, table: &'static str) -> Result<Timestamp, StoreError> {
