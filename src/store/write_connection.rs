@@ -4,7 +4,8 @@
 //! Why synchronous: a batch is the serial path of every write. Through an async driver each
 //! commit crossed to the driver's worker thread and back (two thread wake-ups, each waiting
 //! for a core on a busy machine, plus one wake-up of the waiting task per statement result);
-//! here the committer thread runs the statements itself, and its only wait is the fsync.
+//! here the committer thread runs the statements itself, and it does not even wait for the disk
+//! (next paragraph).
 //!
 //! Why the WAL sync is separate: with `synchronous=FULL` SQLite syncs the write-ahead log inside
 //! every `COMMIT`, so the committer could not run the next batch's statements while the disk
