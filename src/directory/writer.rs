@@ -689,10 +689,11 @@ fn sync_batches(shared: &Shared, mut sync: impl FnMut() -> Result<(), StoreError
                     let mut pipeline = shared.lock();
                     pipeline.in_flight -= batches.len();
                 }
+                // Stopped before answering: no job sent after these answers is committed.
+                shared.stop();
                 for batch in batches {
                     not_stored(batch.replies);
                 }
-                shared.stop();
             }
         }
     }
