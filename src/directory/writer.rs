@@ -461,35 +461,54 @@ fn spawn_writer_threads(
         sync: Condvar::new(),
         taken: Notify::new(),
     });
-    let syncer = shared.clone();
-    std::thread::Builder::new()
-        .name("idrelay-sync".into())
-        .spawn(move || {
-            if catch_unwind(AssertUnwindSafe(|| sync_batches(&syncer, sync))).is_err() {
-                // The jobs of the batches it held were answered as their replies unwound.
-                tracing::error!("the directory syncer stopped unexpectedly");
-                syncer.stop();
-            }
-        })
-        .map_err(StoreError::WriterThread)?;
-    let committer = shared.clone();
-    std::thread::Builder::new()
-        .name("idrelay-commit".into())
-        .spawn(move || {
-            if catch_unwind(AssertUnwindSafe(|| commit_batches(&committer, conn))).is_err() {
-                // The jobs of the batch it held were answered as their replies unwound.
-                tracing::error!("the directory committer stopped unexpectedly");
-                committer.stop();
-            }
-            committer.lock().committer_done = true;
-            committer.sync.notify_one();
-        })
-        .map_err(StoreError::WriterThread)?;
+    spawn_stage(
+        &shared,
+        "idrelay-sync",
+        "syncer",
+        move |s| sync_batches(s, sync),
+        |_| {},
+    )?;
+    spawn_stage(
+        &shared,
+        "idrelay-commit",
+        "committer",
+        move |s| commit_batches(s, conn),
+        |s| {
+            s.lock().committer_done = true;
+            s.sync.notify_one();
+        },
+    )?;
     std::thread::Builder::new()
         .name("idrelay-writer".into())
         .spawn(move || runtime.block_on(apply_jobs(shared, rx)))
         .map_err(StoreError::WriterThread)?;
     Ok(())
+}
+
+/// Runs `stage` on a thread of its own, then `finally`, also after a panic in `stage`: a panic
+/// stops the pipeline (the jobs the stage held were answered as their replies unwound).
+fn spawn_stage(
+    shared: &Arc<Shared>,
+    thread: &str,
+    stage_name: &'static str,
+    stage: impl FnOnce(&Shared) + Send + 'static,
+    finally: fn(&Shared),
+) -> Result<(), StoreError> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name(thread.into())
+        .spawn(move || {
+            if catch_unwind(AssertUnwindSafe(|| stage(&shared))).is_err() {
+                tracing::error!(
+                    stage = stage_name,
+                    "a directory writer thread stopped unexpectedly"
+                );
+                shared.stop();
+            }
+            finally(&shared);
+        })
+        .map(drop)
+        .map_err(StoreError::WriterThread)
 }
 
 /// The writer task: applies each job to the open batch as it arrives, one job per hold of the

@@ -31,6 +31,20 @@ pub struct Marks {
     pub deliveries: i64,
 }
 
+/// Reads the highest numbers given out so far, as `(table, seq)` rows for [`Marks::note`].
+pub(super) const MARKS_QUERY: &str =
+    "SELECT name, seq FROM sqlite_sequence WHERE name IN ('changes', 'deliveries')";
+
+impl Marks {
+    /// Takes one row of [`MARKS_QUERY`].
+    pub(super) fn note(&mut self, table: &str, seq: i64) {
+        match table {
+            "changes" => self.changes = seq,
+            _ => self.deliveries = seq,
+        }
+    }
+}
+
 /// One pair of marks, readable and writable from any thread.
 #[derive(Default)]
 struct AtomicMarks {

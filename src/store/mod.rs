@@ -462,18 +462,13 @@ impl Store {
 
 /// The highest sequence numbers given out so far in the tables whose rows leave the process.
 async fn durability_marks(conn: &mut SqliteConnection) -> Result<durability::Marks, StoreError> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT name, seq FROM sqlite_sequence WHERE name IN ('changes', 'deliveries')",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(StoreError::sql("read the sequence numbers"))?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(durability::MARKS_QUERY)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::sql("read the sequence numbers"))?;
     let mut marks = durability::Marks::default();
-    for (name, seq) in rows {
-        match name.as_str() {
-            "changes" => marks.changes = seq,
-            _ => marks.deliveries = seq,
-        }
+    for (table, seq) in rows {
+        marks.note(&table, seq);
     }
     Ok(marks)
 }

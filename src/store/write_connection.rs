@@ -44,7 +44,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::checkpoint;
-use super::durability::Marks;
+use super::durability::{MARKS_QUERY, Marks};
 use super::rows::RowWrite;
 use super::script::{Bind, Script};
 use super::{Counters, StoreError};
@@ -69,25 +69,12 @@ pub struct WalSync {
 
 impl WalSync {
     fn open(path: &Path, counters: Arc<Counters>) -> Result<WalSync, StoreError> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|source| StoreError::WalSync {
-                action: "open the write-ahead log",
-                source,
-            })?;
+        let file = open_wal(path).map_err(wal_error(OPEN_WAL))?;
         Ok(WalSync { file, counters })
     }
 
     fn try_clone(&self) -> Result<WalSync, StoreError> {
-        let file = self
-            .file
-            .try_clone()
-            .map_err(|source| StoreError::WalSync {
-                action: "open the write-ahead log",
-                source,
-            })?;
+        let file = self.file.try_clone().map_err(wal_error(OPEN_WAL))?;
         Ok(WalSync {
             file,
             counters: self.counters.clone(),
@@ -109,10 +96,7 @@ impl WalSync {
             }
             Err(source) => {
                 durability.sync_failed();
-                Err(StoreError::WalSync {
-                    action: "sync the write-ahead log",
-                    source,
-                })
+                Err(wal_error(SYNC_WAL)(source))
             }
         }
     }
@@ -120,21 +104,23 @@ impl WalSync {
 
 /// Syncs the WAL of `database` if there is one (at open, for what an earlier process left).
 pub(super) fn sync_left_over_wal(database: &Path) -> Result<(), StoreError> {
-    match File::options()
-        .read(true)
-        .write(true)
-        .open(wal_path(database))
-    {
-        Ok(file) => file.sync_data().map_err(|source| StoreError::WalSync {
-            action: "sync the write-ahead log",
-            source,
-        }),
+    match open_wal(&wal_path(database)) {
+        Ok(file) => file.sync_data().map_err(wal_error(SYNC_WAL)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StoreError::WalSync {
-            action: "open the write-ahead log",
-            source,
-        }),
+        Err(source) => Err(wal_error(OPEN_WAL)(source)),
     }
+}
+
+const OPEN_WAL: &str = "open the write-ahead log";
+const SYNC_WAL: &str = "sync the write-ahead log";
+
+/// Opens an existing WAL file for syncing (never creating or truncating it).
+fn open_wal(path: &Path) -> std::io::Result<File> {
+    File::options().read(true).write(true).open(path)
+}
+
+fn wal_error(action: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    move |source| StoreError::WalSync { action, source }
 }
 
 /// SQLite's name for a database's write-ahead log: the database path with `-wal` appended.
@@ -237,17 +223,11 @@ impl WriteConnection {
 /// The highest `AUTOINCREMENT` numbers given out in the tables whose rows leave the process
 /// (see `durability`).
 pub(super) fn read_marks(conn: &Connection) -> Result<Marks, rusqlite::Error> {
-    let mut statement = conn.prepare_cached(
-        "SELECT name, seq FROM sqlite_sequence WHERE name IN ('changes', 'deliveries')",
-    )?;
+    let mut statement = conn.prepare_cached(MARKS_QUERY)?;
     let mut rows = statement.query([])?;
     let mut marks = Marks::default();
     while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(1)?;
-        match row.get_ref(0)?.as_str()? {
-            "changes" => marks.changes = seq,
-            _ => marks.deliveries = seq,
-        }
+        marks.note(row.get_ref(0)?.as_str()?, row.get(1)?);
     }
     Ok(marks)
 }
