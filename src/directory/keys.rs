@@ -8,11 +8,10 @@
 //! count up (`P000001`, `P000002`, …), so ordered maps keyed by their order put all the creates
 //! of a batch on the same right-hand path, copied once per batch.
 //!
-//! The unique-name (`userName`, group `displayName`), `externalId` and email indexes are not
-//! exact: they key each (lowercased) value by its 64-bit hash ([`text_hash`]) with the id, so
-//! their ordered sets hold no pointers to copy, count or compare (a hash map of shared names
-//! touched two reference counts per slot of every node a create copied), and their callers
-//! check every candidate against the entry itself.
+//! The unique-name (`userName`, group `displayName`), `externalId` and email indexes have no
+//! order to exploit: they key each (lowercased) value by its 64-bit hash ([`text_hash`]) in
+//! an index that every snapshot shares and that only grows ([`super::hashed_index`]), and
+//! their callers check every candidate against the entry itself.
 //!
 //! Invariants:
 //! - A key is a pure function of the exact text: two texts get the same key only when they are

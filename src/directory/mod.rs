@@ -11,6 +11,7 @@ use std::fmt;
 
 mod bulk;
 pub mod csv_import;
+mod hashed_index;
 mod keys;
 pub mod legacy_ids;
 mod ops;

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 use super::legacy_ids;
 use super::resource::render;
-use super::state::{Entry, IndexKeys, TenantState, get_ci};
+use super::state::{Entry, IndexKeys, KeyHashes, TenantState, get_ci};
 use super::write_only;
 use super::{Kind, Origin};
 use crate::scim::ScimError;
@@ -337,6 +337,7 @@ pub fn create(
         body,
         display: keys.display.as_deref().map(Arc::from),
         unique_name: keys.unique_name.as_deref().map(Arc::from),
+        hashes: KeyHashes::of(&keys),
     });
     state.insert(kind, entry.clone(), &keys);
     upsert(state, batch, kind, &entry);
@@ -460,6 +461,7 @@ fn update(
         body: body_text(&body)?,
         display: keys.display.as_deref().map(Arc::from),
         unique_name: keys.unique_name.as_deref().map(Arc::from),
+        hashes: KeyHashes::of(&keys),
     });
     state.replace(kind, entry.clone(), &old_keys, &keys);
     upsert(state, batch, kind, &entry);

@@ -2,17 +2,18 @@
 //! memberships in both directions and insertion order.
 //!
 //! Invariants:
-//! - Every index agrees with the entries: `unique_names`, `external_ids` and `emails` hold the
-//!   hashes of the lowercased `userName` (users) or `displayName` (groups), `externalId` and
-//!   `emails[].value` with the id (candidates: `by_unique_name` checks each against the entry's
-//!   `unique_name`, the other callers re-check with the filter); `legacy_ids` holds the SAP
-//!   legacy id (user `userId`, group `additionalId`, case-exact) and `custom_names` the
-//!   lowercased SAP custom group `name` of every entry that has one.
+//! - Every index agrees with the entries. The hashed indexes (unique name, `externalId`,
+//!   emails; [`super::hashed_index`]) hold a superset of the entries' [`KeyHashes`] pairs and
+//!   are shared by every clone: each lookup keeps only the candidates whose own entry in this
+//!   state has the hash (and, for the unique name, the exact lowercased name), so a pair another
+//!   state added or one that went stale never answers. `legacy_ids` holds the SAP legacy id
+//!   (user `userId`, group `additionalId`, case-exact) and `custom_names` the lowercased SAP
+//!   custom group `name` of every entry that has one.
 //! - `next_user_number` is above the number of every stored `userId` (see `legacy_ids`).
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.
-//! - Cloning is O(1) (persistent `imbl` maps), so the writer works on a copy and readers keep
-//!   the snapshot they loaded. Ids and legacy ids are kept in ordered maps whose keys put
+//! - Cloning is O(1) (persistent `imbl` maps and the shared hashed indexes), so the writer
+//!   works on a copy and readers keep the snapshot they loaded. Ids and legacy ids are kept in ordered maps whose keys put
 //!   what the directory generates at the end (see [`super::keys`]), so a batch of creates
 //!   path-copies one right-hand path instead of one random path per create.
 //! - Bodies are kept as compact JSON text and parsed on demand.
@@ -25,6 +26,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::Kind;
+use super::hashed_index::{HashedIndex, HashedIndexes};
 use super::keys::{IdKey, LegacyKey, text_hash};
 use super::legacy_ids;
 use crate::scim::urn;
@@ -48,6 +50,55 @@ pub struct Entry {
     /// The lowercased `userName` (users) or `displayName` (groups): what the unique-name index
     /// checks its candidates against.
     pub unique_name: Option<Arc<str>>,
+    /// The hashes of the entry's indexed values: what the hashed indexes hold for it and check
+    /// their candidates against.
+    pub hashes: KeyHashes,
+}
+
+/// The [`text_hash`]es of an entry's indexed values (see [`IndexKeys`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyHashes {
+    pub unique_name: Option<u64>,
+    pub external_id: Option<u64>,
+    pub emails: Box<[u64]>,
+}
+
+impl KeyHashes {
+    pub fn of(keys: &IndexKeys) -> KeyHashes {
+        KeyHashes {
+            unique_name: keys.unique_name.as_deref().map(text_hash),
+            external_id: keys.external_id.as_deref().map(text_hash),
+            emails: keys.emails.iter().map(|e| text_hash(e)).collect(),
+        }
+    }
+
+    /// Each `(index, hash)` pair, in a fixed order.
+    fn pairs<'a>(
+        &'a self,
+        indexes: &'a HashedIndexes,
+    ) -> impl Iterator<Item = (&'a HashedIndex, u64)> + 'a {
+        let one = |index, hash: Option<u64>| hash.map(|h| (index, h));
+        one(&indexes.unique_names, self.unique_name)
+            .into_iter()
+            .chain(one(&indexes.external_ids, self.external_id))
+            .chain(self.emails.iter().map(|h| (&indexes.emails, *h)))
+    }
+
+    /// How many of these pairs `newer` no longer has.
+    fn dropped_by(&self, newer: Option<&KeyHashes>) -> usize {
+        let Some(newer) = newer else {
+            return usize::from(self.unique_name.is_some())
+                + usize::from(self.external_id.is_some())
+                + self.emails.len();
+        };
+        usize::from(self.unique_name.is_some() && self.unique_name != newer.unique_name)
+            + usize::from(self.external_id.is_some() && self.external_id != newer.external_id)
+            + self
+                .emails
+                .iter()
+                .filter(|h| !newer.emails.contains(h))
+                .count()
+    }
 }
 
 impl Entry {
@@ -133,13 +184,9 @@ pub struct KindState {
     /// Ordered, not hashed: new (version 7) ids append at its end (see [`super::keys`]).
     by_id: OrdMap<IdKey, Arc<Entry>>,
     by_seq: OrdMap<i64, Arc<str>>,
-    /// `(text_hash(lowercased userName or displayName), id)`: candidates, each checked against
-    /// its entry's `unique_name` (see [`super::keys`]).
-    unique_names: OrdSet<(u64, IdKey)>,
-    /// `(text_hash(lowercased externalId), id)`: candidates, see [`super::keys`].
-    external_ids: OrdSet<(u64, IdKey)>,
-    /// `(text_hash(lowercased email), id)`: candidates, see [`super::keys`].
-    emails: OrdSet<(u64, IdKey)>,
+    /// Unique name, `externalId` and email hashes with their ids: shared with every clone,
+    /// candidates only (see [`super::hashed_index`]).
+    hashed: Arc<HashedIndexes>,
     /// Ordered, not hashed: new legacy user ids count up and append at its end.
     legacy_ids: OrdMap<LegacyKey, Arc<str>>,
     custom_names: HashMap<Arc<str>, Arc<str>>,
@@ -169,8 +216,12 @@ impl KindState {
     /// The id holding the (case-insensitive) unique name.
     pub fn by_unique_name(&self, name: &str) -> Option<&Arc<str>> {
         let name = name.to_lowercase();
-        self.candidates(&self.unique_names, &name)
-            .find(|entry| entry.unique_name.as_deref() == Some(name.as_str()))
+        let hash = text_hash(&name);
+        self.candidates(&self.hashed.unique_names, hash)
+            .find(|entry| {
+                entry.hashes.unique_name == Some(hash)
+                    && entry.unique_name.as_deref() == Some(name.as_str())
+            })
             .map(|entry| &entry.id)
     }
 
@@ -184,47 +235,66 @@ impl KindState {
         self.custom_names.get(name.to_lowercase().as_str())
     }
 
-    /// Ids whose `externalId` equals `value` case-insensitively.
+    /// Ids whose lowercased `externalId` has the hash of `value` lowercased (a superset of
+    /// those whose `externalId` equals `value` case-insensitively, by a hash collision at
+    /// most: callers check the candidates).
     pub fn by_external_id(&self, value: &str) -> Vec<Arc<str>> {
-        self.hashed_lookup(&self.external_ids, &value.to_lowercase())
-    }
-
-    /// Ids having an email equal to `value` case-insensitively.
-    pub fn by_email(&self, value: &str) -> Vec<Arc<str>> {
-        self.hashed_lookup(&self.emails, &value.to_lowercase())
-    }
-
-    /// The ids of the entries whose hashed key equals the hash of `key` (a superset of those
-    /// whose value is `key`: callers check the candidates).
-    fn hashed_lookup(&self, set: &OrdSet<(u64, IdKey)>, key: &str) -> Vec<Arc<str>> {
-        self.candidates(set, key)
+        let hash = text_hash(&value.to_lowercase());
+        self.candidates(&self.hashed.external_ids, hash)
+            .filter(|entry| entry.hashes.external_id == Some(hash))
             .map(|entry| entry.id.clone())
             .collect()
     }
 
-    /// The entries a hashed index holds under the hash of `key`.
+    /// Ids having an email whose lowercase has the hash of `value` lowercased (a superset, as
+    /// for [`KindState::by_external_id`]).
+    pub fn by_email(&self, value: &str) -> Vec<Arc<str>> {
+        let hash = text_hash(&value.to_lowercase());
+        self.candidates(&self.hashed.emails, hash)
+            .filter(|entry| entry.hashes.emails.contains(&hash))
+            .map(|entry| entry.id.clone())
+            .collect()
+    }
+
+    /// The entries of this state that a hashed index holds under `hash` (each still to be
+    /// checked: the index is shared and only grows).
     fn candidates<'s>(
         &'s self,
-        set: &'s OrdSet<(u64, IdKey)>,
-        key: &str,
-    ) -> impl Iterator<Item = &'s Arc<Entry>> {
-        let hash = text_hash(key);
-        set.range((hash, IdKey::MIN)..)
-            .take_while(move |(h, _)| *h == hash)
-            .filter_map(|(_, id)| self.by_id.get(id))
+        index: &HashedIndex,
+        hash: u64,
+    ) -> impl Iterator<Item = &'s Arc<Entry>> + use<'s> {
+        index
+            .candidates(hash)
+            .into_iter()
+            .filter_map(|id| self.by_id.get(&id))
+    }
+
+    /// Adds the entry's pairs to the hashed indexes.
+    fn index_hashes(indexes: &HashedIndexes, id: &Arc<str>, hashes: &KeyHashes) {
+        let key = IdKey::of(id);
+        let inserted = hashes
+            .pairs(indexes)
+            .filter(|(index, hash)| index.insert(*hash, key.clone()))
+            .count();
+        indexes.note_inserted(inserted);
+    }
+
+    /// Records that `old`'s pairs that `new` lacks went stale, and builds the hashed indexes
+    /// afresh from this state's entries once stale pairs outnumber live ones.
+    fn drop_hashes(&mut self, old: &KeyHashes, new: Option<&KeyHashes>) {
+        self.hashed.note_stale(old.dropped_by(new));
+        if self.hashed.wants_rebuild() {
+            let fresh = HashedIndexes::default();
+            for entry in self.by_id.values() {
+                KindState::index_hashes(&fresh, &entry.id, &entry.hashes);
+            }
+            self.hashed = Arc::new(fresh);
+        }
     }
 
     fn insert(&mut self, entry: Arc<Entry>, keys: &IndexKeys) {
         let id = entry.id.clone();
-        if let Some(name) = &keys.unique_name {
-            self.unique_names.insert((text_hash(name), IdKey::of(&id)));
-        }
-        if let Some(ext) = &keys.external_id {
-            self.external_ids.insert((text_hash(ext), IdKey::of(&id)));
-        }
-        for email in &keys.emails {
-            self.emails.insert((text_hash(email), IdKey::of(&id)));
-        }
+        KindState::index_hashes(&self.hashed, &id, &entry.hashes);
         if let Some(legacy) = &keys.legacy_id {
             self.legacy_ids.insert(LegacyKey::of(legacy), id.clone());
         }
@@ -242,16 +312,9 @@ impl KindState {
         Some(entry)
     }
 
+    /// Removes the legacy id and custom name of `keys` (the hashed indexes keep their pairs:
+    /// see [`KindState::drop_hashes`]).
     fn remove_keys(&mut self, id: &Arc<str>, keys: &IndexKeys) {
-        if let Some(name) = &keys.unique_name {
-            self.unique_names.remove(&(text_hash(name), IdKey::of(id)));
-        }
-        if let Some(ext) = &keys.external_id {
-            self.external_ids.remove(&(text_hash(ext), IdKey::of(id)));
-        }
-        for email in &keys.emails {
-            self.emails.remove(&(text_hash(email), IdKey::of(id)));
-        }
         if let Some(legacy) = &keys.legacy_id {
             let key = LegacyKey::of(legacy);
             if self.legacy_ids.get(&key) == Some(id) {
@@ -339,6 +402,7 @@ impl TenantState {
                     body: Arc::from(row.body),
                     display: keys.display.as_deref().map(Arc::from),
                     unique_name: keys.unique_name.as_deref().map(Arc::from),
+                    hashes: KeyHashes::of(&keys),
                 };
                 state.insert(kind, Arc::new(entry), &keys);
             }
@@ -437,7 +501,10 @@ impl TenantState {
     ) {
         let ks = self.of_mut(kind);
         ks.remove_keys(&entry.id, old_keys);
-        ks.remove(&entry.id);
+        let old = ks.remove(&entry.id);
+        if let Some(old) = old {
+            ks.drop_hashes(&old.hashes, Some(&entry.hashes));
+        }
         ks.insert(entry, keys);
     }
 
@@ -445,6 +512,7 @@ impl TenantState {
     pub fn remove(&mut self, kind: Kind, id: &str, keys: &IndexKeys) -> Option<Arc<Entry>> {
         let entry = self.of_mut(kind).remove(id)?;
         self.of_mut(kind).remove_keys(&entry.id, keys);
+        self.of_mut(kind).drop_hashes(&entry.hashes, None);
         for member in self.members_of(id) {
             self.remove_member(&entry.id, &member);
         }
@@ -500,6 +568,7 @@ mod tests {
             body: Arc::from(body.to_string()),
             display: keys.display.as_deref().map(Arc::from),
             unique_name: keys.unique_name.as_deref().map(Arc::from),
+            hashes: KeyHashes::of(&keys),
         };
         (Arc::new(e), keys)
     }
@@ -563,8 +632,9 @@ mod tests {
         // A hash shared with another name (a collision) points at an entry whose name differs:
         // the lookup must not answer with it.
         s.users
+            .hashed
             .unique_names
-            .insert((text_hash("mallory"), IdKey::of(&u.id)));
+            .insert(text_hash("mallory"), IdKey::of(&u.id));
         assert!(s.of(Kind::User).by_unique_name("Mallory").is_none());
         assert_eq!(
             s.of(Kind::User).by_unique_name("alice").map(|i| &**i),
@@ -572,9 +642,99 @@ mod tests {
         );
         // A candidate whose entry is gone answers nothing either.
         s.users
+            .hashed
             .unique_names
-            .insert((text_hash("bob"), IdKey::lookup("gone")));
+            .insert(text_hash("bob"), IdKey::lookup("gone"));
         assert!(s.of(Kind::User).by_unique_name("bob").is_none());
+    }
+
+    #[test]
+    fn a_copy_thrown_away_leaves_nothing_the_original_can_find() {
+        let mut s = TenantState::new("t");
+        let (u, k) = entry("u1", 1, json!({"userName": "Alice"}));
+        s.insert(Kind::User, u, &k);
+        let mut copy = s.clone();
+        let (v, vk) = entry(
+            "u2",
+            2,
+            json!({"userName": "Vera", "externalId": "V", "emails": [{"value": "v@x.org"}]}),
+        );
+        copy.insert(Kind::User, v, &vk);
+        assert!(copy.of(Kind::User).by_unique_name("vera").is_some());
+        drop(copy);
+        // The shared index holds Vera's pairs now; the original has no such entry.
+        assert!(s.of(Kind::User).by_unique_name("vera").is_none());
+        assert!(s.of(Kind::User).by_external_id("v").is_empty());
+        assert!(s.of(Kind::User).by_email("v@x.org").is_empty());
+    }
+
+    #[test]
+    fn stale_pairs_are_built_away_while_older_snapshots_keep_theirs() {
+        let mut s = TenantState::new("t");
+        let n = 3000;
+        let mut keys = Vec::new();
+        for i in 0..n {
+            let (e, k) = entry(
+                &format!("u{i}"),
+                i + 1,
+                json!({"userName": format!("old{i}"), "emails": [{"value": format!("old{i}@x.org")}]}),
+            );
+            s.insert(Kind::User, e, &k);
+            keys.push(k);
+        }
+        assert_eq!(s.users.hashed.counts(), (2 * n as usize, 0));
+        let before = s.clone();
+        for (i, old_keys) in keys.iter().enumerate() {
+            let (e, k) = entry(
+                &format!("u{i}"),
+                i as i64 + 1,
+                json!({"userName": format!("new{i}"), "emails": [{"value": format!("new{i}@x.org")}]}),
+            );
+            s.replace(Kind::User, e, old_keys, &k);
+        }
+        // Every rename made two pairs stale; once they outnumbered the live ones the state
+        // built its own index: it holds far fewer than the 4n pairs added in all.
+        let (held, stale) = s.users.hashed.counts();
+        assert!(held < 3 * n as usize, "held {held} stale {stale}");
+        assert!(!Arc::ptr_eq(&s.users.hashed, &before.users.hashed));
+        for i in [0, 1, n / 2, n - 1] {
+            let id = format!("u{i}");
+            let users = s.of(Kind::User);
+            assert_eq!(
+                users.by_unique_name(&format!("NEW{i}")).map(|i| &**i),
+                Some(id.as_str())
+            );
+            assert!(users.by_unique_name(&format!("old{i}")).is_none());
+            assert_eq!(
+                users.by_email(&format!("new{i}@x.org")),
+                vec![Arc::<str>::from(id.as_str())]
+            );
+            assert!(users.by_email(&format!("old{i}@x.org")).is_empty());
+            // The snapshot from before the renames still answers with its own names.
+            let old = before.of(Kind::User);
+            assert_eq!(
+                old.by_unique_name(&format!("old{i}")).map(|i| &**i),
+                Some(id.as_str())
+            );
+            assert!(old.by_unique_name(&format!("new{i}")).is_none());
+            assert_eq!(old.by_email(&format!("old{i}@x.org")).len(), 1);
+        }
+        // Deleting every user leaves nothing to find, in an index rebuilt again.
+        for (i, _) in keys.iter().enumerate() {
+            let id = format!("u{i}");
+            let current = KeyHashes::of(&IndexKeys::of(
+                Kind::User,
+                &s.get(Kind::User, &id)
+                    .map(|e| e.body_json())
+                    .unwrap_or_default(),
+            ));
+            assert_eq!(current, s.get(Kind::User, &id).unwrap().hashes);
+            let k = IndexKeys::of(Kind::User, &s.get(Kind::User, &id).unwrap().body_json());
+            s.remove(Kind::User, &id, &k);
+        }
+        assert!(s.of(Kind::User).is_empty());
+        assert!(s.users.hashed.counts().0 < 2 * n as usize);
+        assert!(s.of(Kind::User).by_unique_name("new0").is_none());
     }
 
     #[test]
