@@ -13,9 +13,10 @@
 //! - `members` and `member_of` are mirror images; every membership refers to an existing group
 //!   and an existing user or group.
 //! - Cloning is O(1) (persistent `imbl` maps and the shared hashed indexes), so the writer
-//!   works on a copy and readers keep the snapshot they loaded. Ids and legacy ids are kept in ordered maps whose keys put
-//!   what the directory generates at the end (see [`super::keys`]), so a batch of creates
-//!   path-copies one right-hand path instead of one random path per create.
+//!   works on a copy and readers keep the snapshot they loaded. Ids and legacy ids are kept in
+//!   ordered maps whose keys put what the directory generates at the end (see
+//!   [`super::keys`]), so a batch of creates path-copies one right-hand path instead of one
+//!   random path per create.
 //! - Bodies are kept as compact JSON text and parsed on demand.
 
 use std::ops::Bound;
@@ -84,7 +85,7 @@ impl KeyHashes {
             .chain(self.emails.iter().map(|h| (&indexes.emails, *h)))
     }
 
-    /// How many of these pairs `newer` no longer has.
+    /// How many of these pairs `newer` (none: the entry is gone) no longer has.
     fn dropped_by(&self, newer: Option<&KeyHashes>) -> usize {
         let Some(newer) = newer else {
             return usize::from(self.unique_name.is_some())
@@ -501,8 +502,7 @@ impl TenantState {
     ) {
         let ks = self.of_mut(kind);
         ks.remove_keys(&entry.id, old_keys);
-        let old = ks.remove(&entry.id);
-        if let Some(old) = old {
+        if let Some(old) = ks.remove(&entry.id) {
             ks.drop_hashes(&old.hashes, Some(&entry.hashes));
         }
         ks.insert(entry, keys);
@@ -720,16 +720,12 @@ mod tests {
             assert_eq!(old.by_email(&format!("old{i}@x.org")).len(), 1);
         }
         // Deleting every user leaves nothing to find, in an index rebuilt again.
-        for (i, _) in keys.iter().enumerate() {
+        for i in 0..n {
             let id = format!("u{i}");
-            let current = KeyHashes::of(&IndexKeys::of(
-                Kind::User,
-                &s.get(Kind::User, &id)
-                    .map(|e| e.body_json())
-                    .unwrap_or_default(),
-            ));
-            assert_eq!(current, s.get(Kind::User, &id).unwrap().hashes);
-            let k = IndexKeys::of(Kind::User, &s.get(Kind::User, &id).unwrap().body_json());
+            let current = s.get(Kind::User, &id).unwrap().clone();
+            let k = IndexKeys::of(Kind::User, &current.body_json());
+            // What the entry keeps is what its body gives.
+            assert_eq!(KeyHashes::of(&k), current.hashes);
             s.remove(Kind::User, &id, &k);
         }
         assert!(s.of(Kind::User).is_empty());
