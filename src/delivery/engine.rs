@@ -274,6 +274,14 @@ async fn load(inner: &Inner, queue: &mut Queue) -> bool {
         };
         let full = rows.len() == LOAD_PAGE as usize;
         for row in rows {
+            // The mapping as of this read: a delivery of a new entity needs no read of its own.
+            inner.mappings.seed(
+                &row.tenant,
+                &row.target_system_id,
+                row.entity_type,
+                &row.entity_id,
+                row.mapped_target_id.as_deref(),
+            );
             queue.add(row);
         }
         if !full {

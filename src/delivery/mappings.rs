@@ -1,12 +1,19 @@
 //! Source -> target id mappings as the delivery engine reads them: a write-through cache in
 //! front of the store's `id_mappings` table.
 //!
-//! Invariants: an entry is cached only after it was read from, or committed to, the store;
-//! absent mappings are not cached (another writer, e.g. a job, may add them later); the
-//! cache is updated only after the writer committed the mapping change. Other writers of
-//! mappings (provisioning jobs) report their committed writes through
-//! [`id_mappings_committed`], which every live cache of the process applies — so a mapping a
-//! job deleted is not used by a later delivery.
+//! The cache knows a key either as mapped (`Some(target id)`) or as unmapped (`None`), and
+//! answers both without reading the store; a key it does not know is read from the store.
+//!
+//! Invariants:
+//! - Every committed mapping write is applied to every cache of the process, after its commit:
+//!   the delivery engine's own ([`IdMappings::apply`]) and every other writer's, i.e. the
+//!   provisioning jobs' ([`id_mappings_committed`]). A delete is applied as "unmapped". So a
+//!   mapping a job added or deleted is what a later delivery sees.
+//! - What was *read* from the store (a single lookup, or the mapping the dispatcher's load query
+//!   joined to each pending row, [`IdMappings::seed`]) is only cached for a key the cache does
+//!   not know yet. A read can be older than a commit, but that commit's application either
+//!   came before (the key is known: the read is dropped) or comes after (it overwrites the
+//!   read), so a stale read never hides a committed write.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Weak};
@@ -37,7 +44,8 @@ pub fn id_mappings_committed(writes: &[RowWrite]) {
 
 pub struct IdMappings {
     store: Store,
-    cache: Mutex<HashMap<Key, Arc<str>>>,
+    /// `Some(target id)`: mapped; `None`: known to be unmapped.
+    cache: Mutex<HashMap<Key, Option<Arc<str>>>>,
 }
 
 impl IdMappings {
@@ -62,19 +70,41 @@ impl IdMappings {
         source_id: &str,
     ) -> Result<Option<String>, StoreError> {
         let key: Key = (tenant.clone(), target.clone(), kind, Arc::from(source_id));
-        if let Some(found) = self.cache.lock().get(&key) {
-            return Ok(Some(found.to_string()));
+        if let Some(known) = self.cache.lock().get(&key) {
+            return Ok(known.as_deref().map(str::to_string));
         }
         let row = self
             .store
             .id_mapping(tenant, target, kind, source_id)
             .await?;
-        Ok(row.map(|row| {
-            self.cache
-                .lock()
-                .insert(key, Arc::from(row.target_id.as_str()));
-            row.target_id
-        }))
+        let target_id = row.map(|row| row.target_id);
+        self.cache
+            .lock()
+            .entry(key)
+            .or_insert_with(|| target_id.as_deref().map(Arc::from));
+        Ok(target_id)
+    }
+
+    /// Caches what a store read found for a key (`None`: unmapped), unless the cache already
+    /// knows the key (then what it knows is at least as new as the read).
+    pub fn seed(
+        &self,
+        tenant: &str,
+        target: &str,
+        kind: Kind,
+        source_id: &str,
+        read: Option<&str>,
+    ) {
+        let key: Key = (
+            Arc::from(tenant),
+            Arc::from(target),
+            kind,
+            Arc::from(source_id),
+        );
+        self.cache
+            .lock()
+            .entry(key)
+            .or_insert_with(|| read.map(Arc::from));
     }
 
     /// Applies committed `IdMapping` / `DeleteIdMapping` writes to the cache.
@@ -97,7 +127,7 @@ impl IdMappings {
                             *entity_type,
                             source_id.clone(),
                         ),
-                        target_id.clone(),
+                        Some(target_id.clone()),
                     );
                 }
                 RowWrite::DeleteIdMapping {
@@ -106,12 +136,15 @@ impl IdMappings {
                     entity_type,
                     source_id,
                 } => {
-                    cache.remove(&(
-                        tenant.clone(),
-                        target_system_id.clone(),
-                        *entity_type,
-                        source_id.clone(),
-                    ));
+                    cache.insert(
+                        (
+                            tenant.clone(),
+                            target_system_id.clone(),
+                            *entity_type,
+                            source_id.clone(),
+                        ),
+                        None,
+                    );
                 }
                 _ => {}
             }
@@ -154,5 +187,63 @@ mod tests {
         id_mappings_committed(&[delete]);
         let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
         assert_eq!(got.unwrap(), None);
+    }
+
+    fn set(source: &str, target_id: &str) -> RowWrite {
+        RowWrite::IdMapping {
+            tenant: Arc::from("t"),
+            target_system_id: Arc::from("x"),
+            entity_type: Kind::User,
+            source_id: Arc::from(source),
+            target_id: Arc::from(target_id),
+            existed_before: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_key_stays_unmapped_until_a_committed_write_is_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mappings = IdMappings::new(store.clone());
+        let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
+        let got = mappings.get(&tenant, &target, Kind::User, "u2").await;
+        assert_eq!(got.unwrap(), None);
+        // A commit nobody reported is not seen: "unmapped" was cached, the store not read again.
+        let mut conn = store.write_connection().unwrap();
+        conn.commit(&[set("u2", "T2")], 1).unwrap();
+        let got = mappings.get(&tenant, &target, Kind::User, "u2").await;
+        assert_eq!(got.unwrap(), None);
+        mappings.apply(&[set("u2", "T2")]);
+        let got = mappings.get(&tenant, &target, Kind::User, "u2").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T2"));
+    }
+
+    #[tokio::test]
+    async fn a_seeded_read_never_hides_an_applied_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let mappings = IdMappings::new(store.clone());
+        let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
+        // Applied first, then an older read arrives: the applied write stays.
+        mappings.apply(&[set("u3", "T3")]);
+        mappings.seed("t", "x", Kind::User, "u3", None);
+        let got = mappings.get(&tenant, &target, Kind::User, "u3").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T3"));
+        // Seeded first, applied later: the application overwrites the read.
+        mappings.seed("t", "x", Kind::User, "u4", None);
+        assert_eq!(
+            mappings
+                .get(&tenant, &target, Kind::User, "u4")
+                .await
+                .unwrap(),
+            None
+        );
+        mappings.apply(&[set("u4", "T4")]);
+        let got = mappings.get(&tenant, &target, Kind::User, "u4").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T4"));
+        // A seed answers without reading the store (which has no row for u5).
+        mappings.seed("t", "x", Kind::User, "u5", Some("T5"));
+        let got = mappings.get(&tenant, &target, Kind::User, "u5").await;
+        assert_eq!(got.unwrap().as_deref(), Some("T5"));
     }
 }

@@ -292,6 +292,7 @@ mod tests {
             attempts: 0,
             next_attempt_at: Timestamp::from_millisecond(due).unwrap(),
             accepted_at: Timestamp::from_millisecond(seq).unwrap(),
+            mapped_target_id: None,
         }
     }
 

@@ -113,6 +113,9 @@ pub struct PendingDelivery {
     pub attempts: u32,
     pub next_attempt_at: Timestamp,
     pub accepted_at: Timestamp,
+    /// The entity's id in the target system as `id_mappings` had it when the row was read
+    /// (`None`: unmapped then); the delivery engine seeds its mapping cache with it.
+    pub mapped_target_id: Option<String>,
 }
 
 /// A stored source -> target id mapping.
@@ -502,6 +505,7 @@ pub(super) fn pending_delivery_row(row: &SqliteRow) -> Result<PendingDelivery, S
             .map_err(|_| corrupt("deliveries", format!("attempts {attempts}")))?,
         next_attempt_at: ts(row, "next_attempt_at", "deliveries")?,
         accepted_at: ts(row, "accepted_at", "provisioning_events")?,
+        mapped_target_id: opt_text(row, "mapped_target_id")?,
     })
 }
 

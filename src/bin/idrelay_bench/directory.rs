@@ -129,25 +129,6 @@ fn user_json(user_name: &str) -> Value {
     })
 }
 
-/// CPU time used so far by idrelay (`pid`) and by this process, in nanoseconds.
-fn cpu_sample(pid: u32) -> Option<(u64, u64)> {
-    Some((process::cpu_ns(pid)?, process::cpu_ns(std::process::id())?))
-}
-
-/// The CPU microseconds per request of each process between two samples.
-fn per_request_us(
-    before: Option<(u64, u64)>,
-    after: Option<(u64, u64)>,
-    requests: u64,
-) -> Option<(f64, f64)> {
-    let ((server0, client0), (server1, client1)) = (before?, after?);
-    if requests == 0 {
-        return None;
-    }
-    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e3 / requests as f64;
-    Some((per(server0, server1), per(client0, client1)))
-}
-
 /// The text of [`user_json`] for a name that needs no JSON escaping (the bench's own names),
 /// written directly: the load generator shares the machine with idrelay, so building a JSON
 /// tree per request would take CPU from the server it measures.
@@ -238,10 +219,14 @@ pub async fn run(options: Options) -> anyhow::Result<Results> {
                 .body(user_body(&created_name(phase, worker, seq)))
         });
         let measured_phase = phase == "create";
-        let cpu_before = measured_phase.then(|| cpu_sample(idrelay.process.pid()));
+        let cpu_before = measured_phase.then(|| process::cpu_sample(idrelay.process.pid()));
         let measured = load::run(&clients, duration, StatusCode::CREATED, true, make).await?;
         if let Some(before) = cpu_before {
-            create_cpu_us = per_request_us(before, cpu_sample(idrelay.process.pid()), measured.ok);
+            create_cpu_us = process::per_request_us(
+                before,
+                process::cpu_sample(idrelay.process.pid()),
+                measured.ok,
+            );
         }
         for (worker, seq, location) in &measured.locations {
             match id_from_location(location) {
@@ -737,16 +722,6 @@ async fn spot_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_per_request_needs_both_samples_and_requests() {
-        let before = Some((1_000_000, 500_000));
-        let after = Some((9_000_000, 2_500_000));
-        assert_eq!(per_request_us(before, after, 100), Some((80.0, 20.0)));
-        assert_eq!(per_request_us(before, after, 0), None);
-        assert_eq!(per_request_us(None, after, 100), None);
-        assert_eq!(per_request_us(before, None, 100), None);
-    }
 
     #[test]
     fn the_written_user_body_is_the_user_json() {

@@ -285,6 +285,25 @@ pub fn cpu_ns(pid: u32) -> Option<u64> {
     (read > 0).then_some(total)
 }
 
+/// CPU time used so far by idrelay (`pid`) and by this process, in nanoseconds.
+pub fn cpu_sample(pid: u32) -> Option<(u64, u64)> {
+    Some((cpu_ns(pid)?, cpu_ns(std::process::id())?))
+}
+
+/// The CPU microseconds per request of each process between two samples.
+pub fn per_request_us(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    requests: u64,
+) -> Option<(f64, f64)> {
+    let ((server0, client0), (server1, client1)) = (before?, after?);
+    if requests == 0 {
+        return None;
+    }
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e3 / requests as f64;
+    Some((per(server0, server1), per(client0, client1)))
+}
+
 /// A `Name:   1234 kB` field of /proc/<pid>/status.
 pub fn status_field_kib(status: &str, name: &str) -> Option<u64> {
     status.lines().find_map(|line| {
@@ -296,6 +315,16 @@ pub fn status_field_kib(status: &str, name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_per_request_needs_both_samples_and_requests() {
+        let before = Some((1_000_000, 500_000));
+        let after = Some((9_000_000, 2_500_000));
+        assert_eq!(per_request_us(before, after, 100), Some((80.0, 20.0)));
+        assert_eq!(per_request_us(before, after, 0), None);
+        assert_eq!(per_request_us(None, after, 100), None);
+        assert_eq!(per_request_us(before, None, 100), None);
+    }
 
     #[test]
     fn cpu_time_of_this_process_grows_with_work() {

@@ -106,6 +106,10 @@ pub struct Args {
     /// the saturated throughput phase is not the paced rate's steady state).
     #[arg(long, default_value_t = 2)]
     pub latency_warmup_seconds: u64,
+    /// Pace the latency phase at this many pushes/s instead of half the measured deliveries/s
+    /// (to find where the latency bends; the goal is defined at half).
+    #[arg(long)]
+    pub latency_rate: Option<f64>,
     /// The scim2-server executable (default: `$IDRELAY_VENV` or `<repo>/.venv`, `bin/scim2-server`).
     #[arg(long)]
     pub scim2_server: Option<PathBuf>,
@@ -660,7 +664,18 @@ pub struct Results {
     pub failed: u64,
     /// Paced pushes: the pace, the 202 latencies, and push → target-ack latencies.
     pub paced_rate: f64,
+    /// Whether `--latency-rate` set the pace (otherwise half the measured deliveries/s).
+    pub paced_rate_given: bool,
     pub paced_accepts: Measured,
+    /// The most deliveries the latency target had pending at one sample (every 50 ms) of the
+    /// measured paced window, and at its end.
+    pub paced_backlog_max: u64,
+    pub paced_backlog_end: u64,
+    /// CPU microseconds per event (idrelay, this process — load generator and, for `sink`, the
+    /// target): in the throughput phase (per delivered event, pushes included) and in the
+    /// measured paced window.
+    pub throughput_cpu_us: Option<(f64, f64)>,
+    pub paced_cpu_us: Option<(f64, f64)>,
     pub ack_latencies_us: Vec<u32>,
     pub missing_acks: usize,
     /// Direct `POST /Users` to the target at the paced rate, after the latency phase: the
@@ -883,6 +898,7 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         Some(path) => Some(start_perf(idrelay.process.pid(), path, args.perf_seconds)?),
         None => None,
     };
+    let cpu_before = process::cpu_sample(idrelay.process.pid());
     let start = Instant::now();
     let done_target = base_delivered + base_failed + args.events as u64;
     let timeout = Duration::from_secs(120 + args.events as u64 / 20);
@@ -904,6 +920,11 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     results.delivery_elapsed = done_at - start;
     let (_, delivered, failed) = throughput.get().await?;
     results.delivered = delivered - base_delivered;
+    results.throughput_cpu_us = process::per_request_us(
+        cpu_before,
+        process::cpu_sample(idrelay.process.pid()),
+        results.delivered,
+    );
     results.failed = failed - base_failed;
     if results.failed > 0 {
         results
@@ -927,8 +948,12 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     idrelay.process.ensure_running()?;
 
     // 4. Latency at half the sustainable rate (open loop).
-    let rate = (results.delivery_rate() * 0.5).max(1.0);
+    let rate = match args.latency_rate {
+        Some(given) => given.max(1.0),
+        None => (results.delivery_rate() * 0.5).max(1.0),
+    };
     results.paced_rate = rate;
+    results.paced_rate_given = args.latency_rate.is_some();
     let count = ((rate * args.latency_seconds as f64) as usize).max(1);
     let warmup = (rate * args.latency_warmup_seconds as f64) as usize;
     eprintln!(
@@ -946,18 +971,46 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let url: Arc<str> = push_url(&origin, SOURCE_LATENCY).into();
-    // One paced stream: pushes 0..warmup warm up, warmup..warmup+count are measured.
-    let t0 = tokio::time::Instant::now();
-    let mut tasks = Vec::with_capacity(warmup + count);
-    for i in 0..warmup + count {
-        tokio::time::sleep_until(t0 + Duration::from_secs_f64(i as f64 / rate)).await;
-        let request = push_request(&paced_client, &url, &auth, 4, "lat", i);
-        tasks.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let answer = exchange(request, StatusCode::ACCEPTED).await;
-            (sent, sent.elapsed(), answer)
-        }));
-    }
+    // One paced stream: pushes 0..warmup warm up, warmup..warmup+count are measured. Beside
+    // it, the latency target's backlog is sampled through the measured window.
+    let pid = idrelay.process.pid();
+    let measuring = std::sync::atomic::AtomicBool::new(false);
+    let pacing_done = std::sync::atomic::AtomicBool::new(false);
+    let pacing = async {
+        let t0 = tokio::time::Instant::now();
+        let mut tasks = Vec::with_capacity(warmup + count);
+        let mut cpu_from = None;
+        for i in 0..warmup + count {
+            tokio::time::sleep_until(t0 + Duration::from_secs_f64(i as f64 / rate)).await;
+            if i == warmup {
+                cpu_from = process::cpu_sample(pid);
+                measuring.store(true, Ordering::Relaxed);
+            }
+            let request = push_request(&paced_client, &url, &auth, 4, "lat", i);
+            tasks.push(tokio::spawn(async move {
+                let sent = Instant::now();
+                let answer = exchange(request, StatusCode::ACCEPTED).await;
+                (sent, sent.elapsed(), answer)
+            }));
+        }
+        pacing_done.store(true, Ordering::Relaxed);
+        (tasks, cpu_from)
+    };
+    let sampling = async {
+        let mut max = 0;
+        let mut last = 0;
+        while !pacing_done.load(Ordering::Relaxed) {
+            if measuring.load(Ordering::Relaxed) {
+                let (pending, _, _) = latency.get().await?;
+                max = max.max(pending);
+                last = pending;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::Ok((max, last))
+    };
+    let ((tasks, cpu_from), backlog) = tokio::join!(pacing, sampling);
+    (results.paced_backlog_max, results.paced_backlog_end) = backlog?;
     let mut sent_at = Vec::with_capacity(warmup + count);
     let mut paced = Measured::default();
     let mut warmup_accepted = 0;
@@ -987,6 +1040,7 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     if let Err(e) = latency.wait_done(lat_done, Duration::from_secs(60)).await {
         results.problems.push(format!("latency phase: {e}"));
     }
+    results.paced_cpu_us = process::per_request_us(cpu_from, process::cpu_sample(pid), paced.ok);
     let mut acks = Vec::with_capacity(count);
     for (i, sent) in sent_at.iter().enumerate() {
         match latency_recorder.ack(&user_name("lat", i)) {
@@ -1217,6 +1271,34 @@ fn table(r: &Results) -> String {
     );
     let _ = writeln!(
         out,
+        "\npaced at {:.0}/s ({}); latency target's backlog in the measured window: max {}, at its end {}",
+        r.paced_rate,
+        if r.paced_rate_given {
+            "set by --latency-rate, not the goal's pace"
+        } else {
+            "half the deliveries/s"
+        },
+        r.paced_backlog_max,
+        r.paced_backlog_end
+    );
+    for (phase, cpu) in [
+        ("throughput phase, per delivered event", r.throughput_cpu_us),
+        ("measured paced window, per push", r.paced_cpu_us),
+    ] {
+        if let Some((idrelay, bench)) = cpu {
+            let _ = writeln!(
+                out,
+                "CPU time, {phase}: idrelay {idrelay:.1} µs, this process (load generator{}) {bench:.1} µs",
+                if r.target == TargetKind::Sink.name() {
+                    ", sink"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
         "\ndeliveries / target ceiling: {:.1} %{}",
         r.ratio() * 100.0,
         if r.target == TargetKind::Sink.name() {
@@ -1290,7 +1372,10 @@ fn to_json(r: &Results) -> Value {
         "deliveries": {"delivered": r.delivered, "failed": r.failed,
                         "seconds": r.delivery_elapsed.as_secs_f64(), "rate_per_s": r.delivery_rate()},
         "ratio_to_ceiling": r.ratio(),
-        "latency": {"paced_rate_per_s": r.paced_rate,
+        "throughput_cpu_us_per_event": r.throughput_cpu_us.map(|(i, b)| json!({"idrelay": i, "bench": b})),
+        "latency": {"paced_rate_per_s": r.paced_rate, "paced_rate_given": r.paced_rate_given,
+                    "backlog_max": r.paced_backlog_max, "backlog_end": r.paced_backlog_end,
+                    "cpu_us_per_push": r.paced_cpu_us.map(|(i, b)| json!({"idrelay": i, "bench": b})),
                     "accept": phase_json(&r.paced_accepts, r.paced_accepts.rate()),
                     "ack_p50_us": ack(0.50), "ack_p90_us": ack(0.90), "ack_p99_us": ack(0.99), "ack_max_us": ack(1.0),
                     "acks": r.ack_latencies_us.len(), "missing_acks": r.missing_acks,
