@@ -261,6 +261,10 @@ async fn dispatch_loop(weak: Weak<Inner>) {
 /// stopped at the cap (rows may be left in the store).
 async fn load(inner: &Inner, queue: &mut Queue) -> bool {
     while queue.loaded() < MAX_LOADED {
+        // Nothing durable beyond what is loaded (a poll, or a wake-up already served).
+        if inner.store.durable_deliveries_seq() <= queue.max_seq() {
+            return false;
+        }
         let rows = match inner
             .store
             .pending_deliveries_after(queue.max_seq(), LOAD_PAGE)

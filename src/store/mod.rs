@@ -260,6 +260,12 @@ impl Store {
         self.pending_deliveries_after(0, limit).await
     }
 
+    /// The highest delivery `seq` that is durable: [`Store::pending_deliveries_after`] finds
+    /// nothing after it (no query needed to know).
+    pub fn durable_deliveries_seq(&self) -> i64 {
+        self.inner.counters.durability.durable().deliveries
+    }
+
     /// Pending deliveries with `seq > after_seq`, oldest first, at most `limit` (paging), all
     /// durable; each with the entity's id mapping in its target as of this read.
     pub async fn pending_deliveries_after(
