@@ -132,11 +132,11 @@ pub fn normalize(body: Value, rt: &ResourceType, mode: WriteMode) -> Result<Valu
             "the resource body must be a JSON object",
         ));
     };
-    let mut core = Map::new();
-    let mut extensions: Vec<(&'static Schema, Map<String, Value>)> = rt
+    let mut core = Fields::new(rt.schema, true);
+    let mut extensions: Vec<Fields<'_>> = rt
         .extensions
         .iter()
-        .map(|e| (e.schema, Map::new()))
+        .map(|e| Fields::new(e.schema, false))
         .collect();
 
     for (key, value) in input {
@@ -144,16 +144,14 @@ pub fn normalize(body: Value, rt: &ResourceType, mode: WriteMode) -> Result<Valu
             continue;
         }
         if let Some(schema) = rt.extension(&key) {
-            let Some(target) = extension_map(&mut extensions, schema) else {
+            let Some(target) = extension_fields(&mut extensions, schema) else {
                 continue;
             };
             match value {
-                Value::Null => {
-                    target.clear();
-                }
+                Value::Null => target.clear(),
                 Value::Object(members) => {
                     for (member, v) in members {
-                        set_attribute(schema, false, target, &member, v)?;
+                        set_attribute(target, &member, v)?;
                     }
                 }
                 _ => {
@@ -165,24 +163,24 @@ pub fn normalize(body: Value, rt: &ResourceType, mode: WriteMode) -> Result<Valu
             }
         } else if let Some((schema, rest)) = rt.split_urn(&key) {
             if std::ptr::eq(schema, rt.schema) {
-                set_attribute(schema, true, &mut core, rest, value)?;
-            } else if let Some(target) = extension_map(&mut extensions, schema) {
-                set_attribute(schema, false, target, rest, value)?;
+                set_attribute(&mut core, rest, value)?;
+            } else if let Some(target) = extension_fields(&mut extensions, schema) {
+                set_attribute(target, rest, value)?;
             }
         } else if starts_with_ci(&key, "urn:") {
             // An extension this resource type does not have: ignored, never stored.
             continue;
         } else {
-            set_attribute(rt.schema, true, &mut core, &key, value)?;
+            set_attribute(&mut core, &key, value)?;
         }
     }
 
-    check_required(rt.schema, true, &core)?;
+    core.check_required()?;
     for ext in &rt.extensions {
         let present = extensions
             .iter()
-            .find(|(s, _)| std::ptr::eq(*s, ext.schema))
-            .is_some_and(|(_, m)| !m.is_empty());
+            .find(|f| std::ptr::eq(f.schema, ext.schema))
+            .is_some_and(|f| !f.is_empty());
         if ext.required && !present {
             return Err(ScimError::invalid_value(format!(
                 "extension '{}' is required",
@@ -193,37 +191,131 @@ pub fn normalize(body: Value, rt: &ResourceType, mode: WriteMode) -> Result<Valu
 
     let mut out = Map::new();
     let mut schemas = vec![Value::String(rt.schema.id.clone())];
-    for (schema, map) in &extensions {
-        if !map.is_empty() {
-            schemas.push(Value::String(schema.id.clone()));
+    for fields in &extensions {
+        if !fields.is_empty() {
+            schemas.push(Value::String(fields.schema.id.clone()));
         }
     }
     out.insert("schemas".into(), Value::Array(schemas));
-    if let Some(v) = core.remove("externalId") {
-        out.insert("externalId".into(), v);
-    }
-    for attr in &rt.schema.attributes {
-        if let Some(v) = core.remove(&attr.name) {
-            out.insert(attr.name.clone(), v);
-        }
-    }
-    for (schema, mut map) in extensions {
-        if map.is_empty() {
+    core.append_to(&mut out);
+    for fields in extensions {
+        if fields.is_empty() {
             continue;
         }
-        check_required(schema, false, &map)?;
+        fields.check_required()?;
+        let schema = fields.schema;
+        let mut map = Map::new();
+        fields.append_to(&mut map);
         if schema.id == urn::SAP_CUSTOM_USER {
             check_custom_attribute_names(&map)?;
         }
-        let mut ordered = Map::new();
-        for attr in &schema.attributes {
-            if let Some(v) = map.remove(&attr.name) {
-                ordered.insert(attr.name.clone(), v);
-            }
-        }
-        out.insert(schema.id.clone(), Value::Object(ordered));
+        out.insert(schema.id.clone(), Value::Object(map));
     }
     Ok(Value::Object(out))
+}
+
+/// The top-level attributes of one schema gathered from a body, each with its place in the
+/// stored form: for the core schema `externalId` first (slot 0), then schema order (slot
+/// `i + 1` for the schema's attribute `i`); for an extension, schema order (slot `i`). Kept
+/// as a short list searched by slot, and put in order once at the end, so normalising neither
+/// hashes nor copies an attribute name more than once.
+struct Fields<'s> {
+    schema: &'s Schema,
+    is_core: bool,
+    /// `(slot, attribute, value)`, at most one entry per slot.
+    entries: Vec<(usize, &'s Attribute, Value)>,
+}
+
+impl<'s> Fields<'s> {
+    fn new(schema: &'s Schema, is_core: bool) -> Fields<'s> {
+        Fields {
+            schema,
+            is_core,
+            entries: Vec::new(),
+        }
+    }
+
+    /// The slot and definition of the top-level attribute `name` (case-insensitive); for the
+    /// core schema the common attributes are included (`id` and `meta` are read-only, so
+    /// their slot is never used).
+    fn lookup(&self, name: &str) -> Option<(usize, &'s Attribute)> {
+        let schema = self.schema;
+        let first = usize::from(self.is_core);
+        match schema
+            .attributes
+            .iter()
+            .position(|a| a.name.eq_ignore_ascii_case(name))
+        {
+            Some(i) => Some((i + first, &schema.attributes[i])),
+            None if self.is_core => common_attribute(name).map(|a| (0, a)),
+            None => None,
+        }
+    }
+
+    fn position(&self, slot: usize) -> Option<usize> {
+        self.entries.iter().position(|(s, _, _)| *s == slot)
+    }
+
+    /// Sets (`Some`) or unassigns (`None`) the attribute in `slot`.
+    fn set(&mut self, slot: usize, attr: &'s Attribute, value: Option<Value>) {
+        match (self.position(slot), value) {
+            (Some(i), Some(v)) => self.entries[i].2 = v,
+            (Some(i), None) => {
+                self.entries.remove(i);
+            }
+            (None, Some(v)) => self.entries.push((slot, attr, v)),
+            (None, None) => {}
+        }
+    }
+
+    /// The value in `slot`, inserted by `init` when unassigned.
+    fn entry(
+        &mut self,
+        slot: usize,
+        attr: &'s Attribute,
+        init: impl FnOnce() -> Value,
+    ) -> (usize, &mut Value) {
+        let i = match self.position(slot) {
+            Some(i) => i,
+            None => {
+                self.entries.push((slot, attr, init()));
+                self.entries.len() - 1
+            }
+        };
+        (i, &mut self.entries[i].2)
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Required attributes (not read-only ones) must be present.
+    fn check_required(&self) -> Result<(), ScimError> {
+        for attr in &self.schema.attributes {
+            if attr.required
+                && attr.mutability != Mutability::ReadOnly
+                && !self.entries.iter().any(|(_, a, _)| std::ptr::eq(*a, attr))
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "attribute '{}' is required",
+                    Label::of(self.schema, self.is_core, &attr.name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the attributes to `out` in slot order, under their canonical names.
+    fn append_to(mut self, out: &mut Map<String, Value>) {
+        self.entries.sort_unstable_by_key(|(slot, _, _)| *slot);
+        for (_, attr, value) in self.entries {
+            out.insert(attr.name.clone(), value);
+        }
+    }
 }
 
 fn starts_with_ci(text: &str, prefix: &str) -> bool {
@@ -232,14 +324,13 @@ fn starts_with_ci(text: &str, prefix: &str) -> bool {
         && text[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-fn extension_map<'m>(
-    extensions: &'m mut [(&'static Schema, Map<String, Value>)],
+fn extension_fields<'f, 's>(
+    extensions: &'f mut [Fields<'s>],
     schema: &Schema,
-) -> Option<&'m mut Map<String, Value>> {
+) -> Option<&'f mut Fields<'s>> {
     extensions
         .iter_mut()
-        .find(|(s, _)| std::ptr::eq(*s, schema))
-        .map(|(_, m)| m)
+        .find(|f| std::ptr::eq(f.schema, schema))
 }
 
 /// The name used in error details: plain for the core schema, URN-qualified otherwise, with the
@@ -282,31 +373,23 @@ impl std::fmt::Display for Label<'_> {
     }
 }
 
-/// Sets `path` (`attr` or `attr.sub`) of `schema` in `target`, normalising the value.
-fn set_attribute(
-    schema: &Schema,
-    is_core: bool,
-    target: &mut Map<String, Value>,
-    path: &str,
-    value: Value,
-) -> Result<(), ScimError> {
+/// Sets `path` (`attr` or `attr.sub`) in `target`, normalising the value.
+fn set_attribute(target: &mut Fields<'_>, path: &str, value: Value) -> Result<(), ScimError> {
     let (name, sub) = match path.split_once('.') {
         Some((name, sub)) => (name, Some(sub)),
         None => (path, None),
     };
-    let Some(attr) = lookup_attribute(schema, is_core, name) else {
+    let Some((slot, attr)) = target.lookup(name) else {
         return Ok(());
     };
     if attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
-    let rules = Rules::for_schema(schema);
-    let attr_label = Label::of(schema, is_core, &attr.name);
+    let rules = Rules::for_schema(target.schema);
+    let attr_label = Label::of(target.schema, target.is_core, &attr.name);
     let Some(sub) = sub else {
-        match normalize_value(attr, value, attr_label, rules)? {
-            Some(v) => target.insert(attr.name.clone(), v),
-            None => target.remove(&attr.name),
-        };
+        let normalized = normalize_value(attr, value, attr_label, rules)?;
+        target.set(slot, attr, normalized);
         return Ok(());
     };
     if attr.attr_type != AttrType::Complex {
@@ -330,9 +413,7 @@ fn set_attribute(
         attr_label.sub(&sub_attr.name),
         rules.for_sub(),
     )?;
-    let entry = target
-        .entry(attr.name.clone())
-        .or_insert_with(|| Value::Object(Map::new()));
+    let (i, entry) = target.entry(slot, attr, || Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
     }
@@ -342,7 +423,7 @@ fn set_attribute(
             None => obj.remove(&sub_attr.name),
         };
         if obj.is_empty() {
-            target.remove(&attr.name);
+            target.entries.remove(i);
         }
     }
     Ok(())
@@ -588,24 +669,6 @@ pub fn is_date_time(s: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Required attributes of `schema` (not read-only ones) must be present in `map`.
-fn check_required(
-    schema: &Schema,
-    is_core: bool,
-    map: &Map<String, Value>,
-) -> Result<(), ScimError> {
-    for attr in &schema.attributes {
-        if attr.required && attr.mutability != Mutability::ReadOnly && !map.contains_key(&attr.name)
-        {
-            return Err(ScimError::invalid_value(format!(
-                "attribute '{}' is required",
-                Label::of(schema, is_core, &attr.name)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The v1 form `attributes[{name, value}]` names `customAttribute1` ..= `customAttribute10`.
