@@ -89,13 +89,18 @@ impl Kind {
             Kind::Group => &reg.group,
         }
     }
+
+    /// The resource type name, `User` or `Group`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::User => "User",
-            Kind::Group => "Group",
-        })
+        f.write_str(self.name())
     }
 }

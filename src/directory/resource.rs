@@ -278,6 +278,39 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> bool {
     serde_json::to_writer(&mut *out, s).is_ok()
 }
 
+/// Writes the JSON string of `parts` joined, as [`write_str`] would write their concatenation;
+/// parts with nothing to escape (the usual ids, endpoints and base URLs) are copied as they are.
+fn write_joined_str(out: &mut Vec<u8>, parts: &[&str]) -> bool {
+    let plain = |p: &&str| !p.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+    if !parts.iter().all(plain) {
+        return write_str(out, &parts.concat());
+    }
+    out.push(b'"');
+    for part in parts {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.push(b'"');
+    true
+}
+
+/// Writes a timestamp as the JSON string of [`format_timestamp`] (its text needs no escaping).
+fn write_timestamp(out: &mut Vec<u8>, ts: jiff::Timestamp) -> bool {
+    use std::io::Write as _;
+    write!(out, "\"{ts:.3}\"").is_ok()
+}
+
+/// Writes the weak ETag `W/"<version>"` as a JSON string.
+fn write_version(out: &mut Vec<u8>, version: i64) -> bool {
+    use std::io::Write as _;
+    write!(out, "\"W/\\\"{version}\\\"\"").is_ok()
+}
+
+/// Whether the JSON text `text` holds the string `s` (with its quotes).
+fn contains_quoted(text: &str, s: &str) -> bool {
+    text.match_indices(s)
+        .any(|(at, _)| text[..at].ends_with('"') && text[at + s.len()..].starts_with('"'))
+}
+
 /// The members the rendering adds; a body holding one of them takes the general path.
 const RENDERED_KEYS: [&str; 5] = ["schemas", "id", "meta", "groups", "members"];
 
@@ -329,7 +362,7 @@ fn try_write_default_json(
     }
     let schemas = schemas?;
     if kind == Kind::User
-        && (!schemas.contains(&format!("\"{}\"", urn::SAP_USER))
+        && (!contains_quoted(schemas, urn::SAP_USER)
             || !members.iter().any(|(k, _)| *k == urn::SAP_USER))
     {
         return None;
@@ -359,15 +392,15 @@ fn try_write_default_json(
         Kind::Group => write_members(state, &entry.id, base, out)?,
     }
     out.extend_from_slice(b",\"meta\":{\"resourceType\":\"");
-    out.extend_from_slice(kind.to_string().as_bytes());
+    out.extend_from_slice(kind.name().as_bytes());
     out.extend_from_slice(b"\",\"created\":");
-    write_str(out, &format_timestamp(entry.created)).then_some(())?;
+    write_timestamp(out, entry.created).then_some(())?;
     out.extend_from_slice(b",\"lastModified\":");
-    write_str(out, &format_timestamp(entry.last_modified)).then_some(())?;
+    write_timestamp(out, entry.last_modified).then_some(())?;
     out.extend_from_slice(b",\"version\":");
-    write_str(out, &format!("W/\"{}\"", entry.version)).then_some(())?;
+    write_version(out, entry.version).then_some(())?;
     out.extend_from_slice(b",\"location\":");
-    write_str(out, &format!("{base}{}{}", endpoint(kind), entry.id)).then_some(())?;
+    write_joined_str(out, &[base, endpoint(kind), &entry.id]).then_some(())?;
     out.extend_from_slice(b"}}");
     Some(())
 }
@@ -567,6 +600,36 @@ mod tests {
         assert_eq!(fast_count, 4);
         assert!(fast(&state, Kind::User, &secret).is_none());
         assert!(!secret.body.contains("s3cret"));
+    }
+
+    #[test]
+    fn joined_strings_and_versions_are_written_as_json_strings() {
+        for parts in [
+            &["https://h/t/", "/Users/", "u-1"][..],
+            &["https://h/\"q\"\\", "/Users/", "\u{1}"][..],
+            &[][..],
+        ] {
+            let mut out = Vec::new();
+            assert!(write_joined_str(&mut out, parts));
+            let expected = serde_json::to_vec(&parts.concat()).unwrap();
+            assert_eq!(out, expected, "{parts:?}");
+        }
+        let mut out = Vec::new();
+        assert!(write_version(&mut out, 42));
+        assert_eq!(out, serde_json::to_vec("W/\"42\"").unwrap());
+        let ts = Timestamp::from_millisecond(1_700_000_000_123).unwrap();
+        let mut out = Vec::new();
+        assert!(write_timestamp(&mut out, ts));
+        assert_eq!(out, serde_json::to_vec(&format_timestamp(ts)).unwrap());
+    }
+
+    #[test]
+    fn quoted_strings_are_found_only_whole() {
+        let schemas = format!(r#"["{}","{}x"]"#, urn::USER, urn::SAP_USER);
+        assert!(contains_quoted(&schemas, urn::USER));
+        assert!(!contains_quoted(&schemas, urn::SAP_USER));
+        let schemas = format!(r#"["{}x","{}"]"#, urn::SAP_USER, urn::SAP_USER);
+        assert!(contains_quoted(&schemas, urn::SAP_USER));
     }
 
     #[test]

@@ -208,14 +208,15 @@ impl WriteConnection {
     /// Runs the script in one transaction; returns the highest sequence numbers given out so
     /// far (read inside the transaction, so they are this commit's).
     fn run(&self, script: &Script) -> Result<Marks, rusqlite::Error> {
-        self.conn.execute_batch("BEGIN")?;
+        // Cached like the script's statements: `execute_batch` would parse them every time.
+        self.conn.prepare_cached("BEGIN")?.raw_execute()?;
         for (sql, binds) in script.statements() {
             let mut statement = self.conn.prepare_cached(sql)?;
             bind_all(&mut statement, binds)?;
             statement.raw_execute()?;
         }
         let marks = read_marks(&self.conn)?;
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.prepare_cached("COMMIT")?.raw_execute()?;
         Ok(marks)
     }
 }
