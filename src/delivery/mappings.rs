@@ -78,10 +78,7 @@ impl IdMappings {
             .id_mapping(tenant, target, kind, source_id)
             .await?;
         let target_id = row.map(|row| row.target_id);
-        self.cache
-            .lock()
-            .entry(key)
-            .or_insert_with(|| target_id.as_deref().map(Arc::from));
+        self.remember_read(key, target_id.as_deref());
         Ok(target_id)
     }
 
@@ -101,6 +98,11 @@ impl IdMappings {
             kind,
             Arc::from(source_id),
         );
+        self.remember_read(key, read);
+    }
+
+    /// Caches a store read for `key` only if the cache does not know the key yet.
+    fn remember_read(&self, key: Key, read: Option<&str>) {
         self.cache
             .lock()
             .entry(key)
@@ -111,7 +113,7 @@ impl IdMappings {
     pub fn apply(&self, writes: &[RowWrite]) {
         let mut cache = self.cache.lock();
         for write in writes {
-            match write {
+            let (tenant, target, kind, source_id, known) = match write {
                 RowWrite::IdMapping {
                     tenant,
                     target_system_id,
@@ -119,35 +121,25 @@ impl IdMappings {
                     source_id,
                     target_id,
                     ..
-                } => {
-                    cache.insert(
-                        (
-                            tenant.clone(),
-                            target_system_id.clone(),
-                            *entity_type,
-                            source_id.clone(),
-                        ),
-                        Some(target_id.clone()),
-                    );
-                }
+                } => (
+                    tenant,
+                    target_system_id,
+                    entity_type,
+                    source_id,
+                    Some(target_id.clone()),
+                ),
                 RowWrite::DeleteIdMapping {
                     tenant,
                     target_system_id,
                     entity_type,
                     source_id,
-                } => {
-                    cache.insert(
-                        (
-                            tenant.clone(),
-                            target_system_id.clone(),
-                            *entity_type,
-                            source_id.clone(),
-                        ),
-                        None,
-                    );
-                }
-                _ => {}
-            }
+                } => (tenant, target_system_id, entity_type, source_id, None),
+                _ => continue,
+            };
+            cache.insert(
+                (tenant.clone(), target.clone(), *kind, source_id.clone()),
+                known,
+            );
         }
     }
 }
@@ -156,22 +148,32 @@ impl IdMappings {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_mapping_deleted_by_a_job_is_forgotten_by_every_cache() {
+    /// A store in a temporary directory and a cache in front of it.
+    async fn cache() -> (tempfile::TempDir, Store, Arc<IdMappings>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let mappings = IdMappings::new(store.clone());
-        let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
-        let set = RowWrite::IdMapping {
-            tenant: tenant.clone(),
-            target_system_id: target.clone(),
+        (dir, store, mappings)
+    }
+
+    /// Maps user `source` of target `x` in tenant `t` to `target_id`.
+    fn set(source: &str, target_id: &str) -> RowWrite {
+        RowWrite::IdMapping {
+            tenant: Arc::from("t"),
+            target_system_id: Arc::from("x"),
             entity_type: Kind::User,
-            source_id: Arc::from("u1"),
-            target_id: Arc::from("T1"),
+            source_id: Arc::from(source),
+            target_id: Arc::from(target_id),
             existed_before: false,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mapping_deleted_by_a_job_is_forgotten_by_every_cache() {
+        let (_dir, store, mappings) = cache().await;
+        let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
         let mut conn = store.write_connection().unwrap();
-        conn.commit(std::slice::from_ref(&set), 1).unwrap();
+        conn.commit(&[set("u1", "T1")], 1).unwrap();
         let got = mappings.get(&tenant, &target, Kind::User, "u1").await;
         assert_eq!(got.unwrap().as_deref(), Some("T1"));
         let delete = RowWrite::DeleteIdMapping {
@@ -189,22 +191,9 @@ mod tests {
         assert_eq!(got.unwrap(), None);
     }
 
-    fn set(source: &str, target_id: &str) -> RowWrite {
-        RowWrite::IdMapping {
-            tenant: Arc::from("t"),
-            target_system_id: Arc::from("x"),
-            entity_type: Kind::User,
-            source_id: Arc::from(source),
-            target_id: Arc::from(target_id),
-            existed_before: false,
-        }
-    }
-
     #[tokio::test]
     async fn an_unmapped_key_stays_unmapped_until_a_committed_write_is_applied() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let mappings = IdMappings::new(store.clone());
+        let (_dir, store, mappings) = cache().await;
         let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
         let got = mappings.get(&tenant, &target, Kind::User, "u2").await;
         assert_eq!(got.unwrap(), None);
@@ -220,9 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_seeded_read_never_hides_an_applied_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        let mappings = IdMappings::new(store.clone());
+        let (_dir, _store, mappings) = cache().await;
         let (tenant, target): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("x"));
         // Applied first, then an older read arrives: the applied write stays.
         mappings.apply(&[set("u3", "T3")]);

@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use super::rows::{RowWrite, format_timestamp, kind_str};
+use super::rows::{RowWrite, format_timestamp};
 use super::script::{Bind, Script};
 use crate::directory::Kind;
 
@@ -208,7 +208,7 @@ fn push_row_binds(write: &RowWrite, binds: &mut Vec<Bind>) {
             Bind::shared(tenant),
             Bind::shared(group_id),
             Bind::shared(member_id),
-            Bind::Word(kind_str(*member_type)),
+            Bind::Word(member_type.name()),
         ]),
         RowWrite::Change {
             tenant,
@@ -219,7 +219,7 @@ fn push_row_binds(write: &RowWrite, binds: &mut Vec<Bind>) {
             at,
         } => binds.extend([
             Bind::shared(tenant),
-            Bind::Word(kind_str(*kind)),
+            Bind::Word(kind.name()),
             Bind::shared(entity_id),
             Bind::Word(operation.as_str()),
             Bind::Owned(origin.as_stored()),

@@ -132,7 +132,7 @@ impl Store {
                AND origin LIKE 'job:%' ORDER BY seq LIMIT 1",
         )
         .bind(tenant)
-        .bind(super::rows::kind_str(kind))
+        .bind(kind.name())
         .bind(entity_id)
         .fetch_optional(&self.inner.readers)
         .await

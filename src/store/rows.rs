@@ -210,13 +210,6 @@ pub fn format_timestamp(ts: Timestamp) -> String {
     format!("{ts:.3}")
 }
 
-pub(crate) fn kind_str(kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => "User",
-        Kind::Group => "Group",
-    }
-}
-
 pub(crate) fn parse_kind(s: &str) -> Option<Kind> {
     match s {
         "User" => Some(Kind::User),
@@ -242,7 +235,7 @@ mod tests {
         for op in [Operation::Create, Operation::Update, Operation::Delete] {
             assert_eq!(Operation::parse(op.as_str()), Some(op));
         }
-        assert_eq!(parse_kind(kind_str(Kind::Group)), Some(Kind::Group));
+        assert_eq!(parse_kind(Kind::Group.name()), Some(Kind::Group));
         assert_eq!(parse_kind("user"), None);
     }
 }

@@ -34,7 +34,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,6 +137,12 @@ pub struct Args {
 pub fn main(args: Args) -> anyhow::Result<()> {
     if args.events == 0 || args.clients == 0 || args.concurrency == 0 || args.latency_seconds == 0 {
         bail!("--events, --clients, --concurrency and --latency-seconds must be at least 1");
+    }
+    if args
+        .latency_rate
+        .is_some_and(|r| !r.is_finite() || !(1.0..=1_000_000.0).contains(&r))
+    {
+        bail!("--latency-rate must be between 1 and 1,000,000 pushes/s");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -948,10 +954,10 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     idrelay.process.ensure_running()?;
 
     // 4. Latency at half the sustainable rate (open loop).
-    let rate = match args.latency_rate {
-        Some(given) => given.max(1.0),
-        None => (results.delivery_rate() * 0.5).max(1.0),
-    };
+    let rate = args
+        .latency_rate
+        .unwrap_or(results.delivery_rate() * 0.5)
+        .max(1.0);
     results.paced_rate = rate;
     results.paced_rate_given = args.latency_rate.is_some();
     let count = ((rate * args.latency_seconds as f64) as usize).max(1);
@@ -974,8 +980,8 @@ async fn run(args: &Args) -> anyhow::Result<Results> {
     // One paced stream: pushes 0..warmup warm up, warmup..warmup+count are measured. Beside
     // it, the latency target's backlog is sampled through the measured window.
     let pid = idrelay.process.pid();
-    let measuring = std::sync::atomic::AtomicBool::new(false);
-    let pacing_done = std::sync::atomic::AtomicBool::new(false);
+    let measuring = AtomicBool::new(false);
+    let pacing_done = AtomicBool::new(false);
     let pacing = async {
         let t0 = tokio::time::Instant::now();
         let mut tasks = Vec::with_capacity(warmup + count);
